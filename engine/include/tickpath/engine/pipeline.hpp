@@ -1,0 +1,94 @@
+// Pipeline: the engine's running shape. A feed thread walks frames in memory
+// (replayed from a file or rendered ahead by the synthetic market), stamps
+// each at rx, parses it into an Event and pushes it into an SpscRing; a
+// strategy thread pops events, updates bars and indicators and stamps the
+// stages. Both are pinned and busy-poll. The calling thread is the io
+// thread: it prepares frames, prints progress and merges the histograms.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tickpath/feed/binance_parser.hpp"
+#include "tickpath/feed/frame_set.hpp"
+#include "tickpath/feed/synthetic.hpp"
+#include "tickpath/infra/latency_histogram.hpp"
+#include "tickpath/strategy/market_state.hpp"
+
+namespace tickpath::engine {
+
+enum class HotThread : std::uint8_t { feed, strategy };
+
+// Called once by each hot thread after its warm-up, on that thread (tests
+// use it to start counting allocations there). Plain function pointer: no
+// std::function on this path.
+struct HotThreadHooks {
+  void (*after_warmup)(HotThread, void* ctx) = nullptr;
+  void* ctx = nullptr;
+  std::uint64_t warmup_messages = 1000;
+};
+
+struct PipelineConfig {
+  enum class Feed { synthetic, replay } feed = Feed::synthetic;
+  std::string replay_path;
+  std::vector<std::string> symbols;   // replay: empty = every symbol in the file; synthetic: the market
+  std::uint64_t messages = 0;          // stop after this many frames (0: synthetic 1M, replay one pass)
+  double duration_s = 0;               // or after this long (0: no limit)
+  int feed_cpu = -1, strategy_cpu = -1;
+  bool drop_on_full = false;           // default: the feed waits (counted as backpressure)
+  double replay_speed = 0;             // 0: as fast as possible; 1: recorded pace; 10: ten times faster
+  feed::SyntheticConfig synthetic{};
+  std::size_t synthetic_render_cap = 1'000'000;  // frames rendered ahead; longer runs replay them in laps
+  std::size_t max_symbols = 256;
+  bool progress = true;                // a line on stderr every second
+  HotThreadHooks hooks{};
+};
+
+struct StageSummary {
+  std::string name;
+  infra::Percentiles p;
+};
+
+struct SymbolSummary {
+  std::string name;
+  const char* bar_source = "none";
+  std::uint64_t trades = 0, bars = 0, depth_events = 0, depth_gaps = 0, price_anomalies = 0, volume_anomalies = 0;
+  strategy::IndicatorValues last{};
+  double window_mean_5m = strategy::kNaN, window_mean_1h = strategy::kNaN, vwap = strategy::kNaN;
+};
+
+struct RunReport {
+  std::string feed;
+  std::uint64_t messages = 0;   // frames read by the feed
+  std::uint64_t events = 0;     // frames that became events
+  std::uint64_t processed = 0;  // events the strategy handled
+  std::uint64_t rejects = 0;
+  std::array<std::uint64_t, feed::kRejectReasons> reject_by_reason{};
+  std::uint64_t dropped = 0;
+  double backpressure_ns = 0;
+  std::uint64_t depth_gaps = 0, late_trades = 0, bars_closed = 0, not_bar_source = 0, laps = 0;
+  std::uint64_t symbol_over_capacity = 0;
+  std::uint64_t metadata_lines = 0;
+  double duration_s = 0;
+  double throughput_msgs_per_s = 0;
+  std::string clock;
+  std::string clock_note;
+  double clock_overhead_ns = 0;
+  double tsc_ghz = 0;
+  std::vector<std::string> warnings;
+  std::vector<StageSummary> stages;
+  std::vector<SymbolSummary> symbols;
+  std::vector<std::pair<std::string, infra::HistogramSnapshot>> histograms;
+
+  [[nodiscard]] std::string to_json() const;
+  [[nodiscard]] std::string to_table() const;
+};
+
+// Runs the pipeline to completion. Set-up failures (unreadable file, bad
+// config) come back in `error` as one line, with an empty report.
+RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std::atomic<bool>* stop = nullptr);
+
+}  // namespace tickpath::engine

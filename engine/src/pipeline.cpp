@@ -1,0 +1,319 @@
+#include "tickpath/engine/pipeline.hpp"
+
+#include <fmt/format.h>
+#include <immintrin.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <thread>
+
+#include "tickpath/feed/feed_handler.hpp"
+#include "tickpath/infra/affinity.hpp"
+#include "tickpath/infra/spsc_ring.hpp"
+#include "tickpath/infra/tsc_clock.hpp"
+
+namespace tickpath::engine {
+
+namespace {
+
+using Ring = infra::SpscRing<infra::Event, 1U << 16>;
+
+// Counters a hot thread writes and the io thread reads, each on its own line.
+struct alignas(64) SharedCounter {
+  std::atomic<std::uint64_t> v{0};
+  void add(std::uint64_t n) noexcept { v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  [[nodiscard]] std::uint64_t get() const noexcept { return v.load(std::memory_order_relaxed); }
+};
+
+struct FeedThreadStats {
+  infra::LatencyHistogram parse;
+  SharedCounter dropped, backpressure_ticks, laps, frames_fed;
+};
+struct StrategyThreadStats {
+  infra::LatencyHistogram queue, indicators, end_to_end;
+  SharedCounter processed;
+};
+
+// Shifts event times by whole laps of a looped frame set, so bars keep
+// moving forward when a recording or rendered market is replayed again.
+void shift_times(infra::Event& ev, std::int64_t offset_ms) noexcept {
+  if (offset_ms == 0) return;
+  if (ev.exchange_time_ms != 0) ev.exchange_time_ms += offset_ms;
+  switch (ev.type) {
+    case infra::EventType::trade:
+    case infra::EventType::agg_trade: ev.trade.trade_time_ms += offset_ms; break;
+    case infra::EventType::kline:
+      ev.kline.open_time_ms += offset_ms;
+      ev.kline.close_time_ms += offset_ms;
+      break;
+    default: break;
+  }
+}
+
+// Span of event time covered by a frame set, in ms, rounded up to whole
+// minutes so bars line up lap after lap.
+std::int64_t lap_span_ms(const feed::FrameSet& frames) {
+  feed::BinanceParser parser;
+  feed::Message m;
+  std::int64_t lo = INT64_MAX, hi = INT64_MIN;
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    const auto f = frames.frame(i);
+    if (parser.parse(f.data(), f.size(), m) != feed::RejectReason::none) continue;
+    std::int64_t t = m.E;
+    if (m.type == feed::MessageType::trade || m.type == feed::MessageType::agg_trade) t = m.T;
+    if (t <= 0) continue;
+    lo = std::min(lo, t);
+    hi = std::max(hi, t);
+  }
+  if (lo > hi) return 0;
+  const std::int64_t span = hi - lo + 1;
+  return (span + 59'999) / 60'000 * 60'000 + 60'000;
+}
+
+}  // namespace
+
+RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std::atomic<bool>* stop) {
+  RunReport rep;
+  error.clear();
+  infra::TscClock clock;
+  rep.clock = std::string(clock.source_name());
+  rep.clock_note = std::string(clock.fallback_reason());
+  rep.clock_overhead_ns = clock.overhead_ns();
+  rep.tsc_ghz = clock.ticks_per_ns();
+
+  // ---- set-up (io thread): frames in memory, symbols interned ----
+  feed::FrameSet frames;
+  infra::SymbolTable symbols;
+  std::uint64_t target = cfg.messages;
+  if (cfg.feed == PipelineConfig::Feed::replay) {
+    rep.feed = "replay:" + cfg.replay_path;
+    if (!frames.load_file(cfg.replay_path, error)) return {};
+    if (frames.size() == 0) {
+      error = "no frames in " + cfg.replay_path;
+      return {};
+    }
+    rep.metadata_lines = frames.metadata_lines();
+    if (target == 0 && cfg.duration_s <= 0) target = frames.size();
+  } else {
+    rep.feed = "synthetic";
+    feed::SyntheticConfig sc = cfg.synthetic;
+    if (!cfg.symbols.empty()) sc.symbols = cfg.symbols;
+    if (target == 0 && cfg.duration_s <= 0) target = 1'000'000;
+    const std::size_t n = target > 0 ? std::min<std::uint64_t>(target, cfg.synthetic_render_cap) : cfg.synthetic_render_cap;
+    try {
+      feed::SyntheticMarket market(sc);
+      frames = market.render(n);
+    } catch (const std::exception& e) {
+      error = e.what();
+      return {};
+    }
+  }
+  for (const auto& s : cfg.symbols) {
+    if (symbols.intern(s) == infra::kNoSymbol) {
+      error = "bad symbol '" + s + "' (letters and digits, at most 23)";
+      return {};
+    }
+  }
+  if (!cfg.symbols.empty()) symbols.freeze();
+  const std::int64_t span_ms = lap_span_ms(frames);
+  if (cfg.max_symbols == 0 || cfg.max_symbols > infra::SymbolTable::kMaxSymbols) {
+    error = fmt::format("max symbols must be 1..{}", infra::SymbolTable::kMaxSymbols);
+    return {};
+  }
+
+  // Pacing for replays at recorded speed: per-frame due time in ns from the
+  // first frame, from the recorder's receive time or else the event time.
+  std::vector<std::int64_t> due_ns;
+  if (cfg.feed == PipelineConfig::Feed::replay && cfg.replay_speed > 0) {
+    feed::BinanceParser parser;
+    feed::Message m;
+    due_ns.resize(frames.size());
+    std::int64_t first = -1, last = 0;
+    for (std::size_t i = 0; i < frames.size(); ++i) {
+      std::int64_t t = frames.frames()[i].recv_time_ns;
+      if (t < 0) {
+        const auto f = frames.frame(i);
+        t = (parser.parse(f.data(), f.size(), m) == feed::RejectReason::none && m.E > 0) ? m.E * 1'000'000 : last;
+      }
+      if (first < 0 && t > 0) first = t;
+      last = std::max(last, t);
+      due_ns[i] = first < 0 ? 0 : static_cast<std::int64_t>(static_cast<double>(std::max<std::int64_t>(0, t - first)) / cfg.replay_speed);
+    }
+  }
+
+  auto ring = std::make_unique<Ring>();
+  auto market = std::make_unique<strategy::MarketState>(cfg.max_symbols);
+  auto handler = std::make_unique<feed::FeedHandler>(symbols);
+  auto fstats = std::make_unique<FeedThreadStats>();
+  auto sstats = std::make_unique<StrategyThreadStats>();
+  std::atomic<bool> feed_done{false};
+  std::atomic<int> started{0};
+  std::string feed_pin_warning, strategy_pin_warning;
+  const std::uint64_t duration_ticks =
+      cfg.duration_s > 0 ? clock.ns_to_ticks(cfg.duration_s * 1e9) : 0;
+  std::atomic<std::uint64_t> t_start{0};
+  std::uint64_t t_end = 0;
+
+  // ---- feed thread ----
+  std::thread feed_thread([&] {
+    infra::name_this_thread("tp-feed");
+    feed_pin_warning = infra::pin_this_thread(cfg.feed_cpu, "feed").warning;
+    started.fetch_add(1);
+    while (started.load() < 2) _mm_pause();
+    infra::Event ev;
+    const auto& refs = frames.frames();
+    const char* base = frames.data();
+    const std::size_t n = refs.size();
+    std::size_t i = 0;
+    std::uint64_t lap = 0, fed = 0;
+    const std::uint64_t t0 = clock.now();
+    t_start.store(t0);
+    bool warmed = cfg.hooks.after_warmup == nullptr;
+    while (target == 0 || fed < target) {
+      if ((fed & 1023) == 0) {
+        if (stop != nullptr && stop->load(std::memory_order_relaxed)) break;
+        if (duration_ticks != 0 && clock.now() - t0 >= duration_ticks) break;
+      }
+      if (!warmed && fed >= cfg.hooks.warmup_messages) {
+        cfg.hooks.after_warmup(HotThread::feed, cfg.hooks.ctx);
+        warmed = true;
+      }
+      if (!due_ns.empty()) {
+        const std::uint64_t due = t0 + clock.ns_to_ticks(static_cast<double>(due_ns[i]));
+        while (clock.now() < due) _mm_pause();
+      }
+      const feed::FrameRef& fr = refs[i];
+      const std::uint64_t rx = clock.now();
+      const feed::RejectReason r = handler->on_frame(base + fr.offset, fr.len, fr.symbol_hint, ev);
+      ++fed;
+      fstats->frames_fed.add(1);
+      if (++i == n) {
+        i = 0;
+        ++lap;
+        fstats->laps.add(1);
+        handler->reset_sequences();  // a lap is a resubscribe, not a gap
+      }
+      if (r != feed::RejectReason::none) continue;
+      shift_times(ev, static_cast<std::int64_t>(lap - (i == 0 ? 1 : 0)) * span_ms);
+      ev.rx_tick = rx;
+      ev.parsed_tick = clock.now();
+      fstats->parse.record(clock.delta_ns(rx, ev.parsed_tick));
+      if (!ring->try_push(ev)) {
+        if (cfg.drop_on_full) {
+          fstats->dropped.add(1);
+        } else {
+          const std::uint64_t w0 = clock.now();
+          while (!ring->try_push(ev)) _mm_pause();
+          fstats->backpressure_ticks.add(clock.now() - w0);
+        }
+      }
+    }
+    feed_done.store(true, std::memory_order_release);
+  });
+
+  // ---- strategy thread ----
+  std::thread strategy_thread([&] {
+    infra::name_this_thread("tp-strategy");
+    strategy_pin_warning = infra::pin_this_thread(cfg.strategy_cpu, "strategy").warning;
+    started.fetch_add(1);
+    while (started.load() < 2) _mm_pause();
+    bool warmed = cfg.hooks.after_warmup == nullptr;
+    std::uint64_t processed = 0;
+    auto on_event = [&](const infra::Event& ev) noexcept {
+      const std::uint64_t dq = clock.now();
+      sstats->queue.record(clock.delta_ns(ev.parsed_tick, dq));
+      market->on_event(ev);
+      const std::uint64_t done = clock.now();
+      sstats->indicators.record(clock.delta_ns(dq, done));
+      sstats->end_to_end.record(clock.delta_ns(ev.rx_tick, done));
+    };
+    while (true) {
+      const std::size_t got = ring->pop_batch(64, on_event);
+      if (got == 0) {
+        if (feed_done.load(std::memory_order_acquire) && ring->front() == nullptr) break;
+        _mm_pause();
+        continue;
+      }
+      processed += got;
+      sstats->processed.add(got);
+      if (!warmed && processed >= cfg.hooks.warmup_messages) {
+        cfg.hooks.after_warmup(HotThread::strategy, cfg.hooks.ctx);
+        warmed = true;
+      }
+    }
+    t_end = clock.now();
+  });
+
+  // ---- io thread: progress ----
+  {
+    auto next = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    while (!feed_done.load(std::memory_order_acquire)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (!cfg.progress || std::chrono::steady_clock::now() < next) continue;
+      next += std::chrono::seconds(1);
+      const double el = clock.to_ns(clock.now() - t_start.load()) * 1e-9;
+      const auto e2e = sstats->end_to_end.snapshot();
+      std::fprintf(stderr, "[%6.1fs] %llu frames  %.2fM/s  rejects %llu  dropped %llu  end_to_end p99 %.0f ns\n", el,
+                   static_cast<unsigned long long>(fstats->frames_fed.get()),
+                   el > 0 ? static_cast<double>(fstats->frames_fed.get()) / el * 1e-6 : 0.0,
+                   static_cast<unsigned long long>(handler->counters().rejects.load(std::memory_order_relaxed)),
+                   static_cast<unsigned long long>(fstats->dropped.get()), e2e.percentile(0.99));
+    }
+  }
+  feed_thread.join();
+  strategy_thread.join();
+
+  // ---- report (io thread, after the join) ----
+  if (!feed_pin_warning.empty()) rep.warnings.push_back(feed_pin_warning);
+  if (!strategy_pin_warning.empty()) rep.warnings.push_back(strategy_pin_warning);
+  if (cfg.feed_cpu >= 0 && cfg.feed_cpu == cfg.strategy_cpu)
+    rep.warnings.push_back("warning: feed and strategy share one core; busy-polling threads will take turns");
+  const auto& fc = handler->counters();
+  rep.messages = fstats->frames_fed.get();
+  rep.events = fc.events.load();
+  rep.rejects = fc.rejects.load();
+  for (std::size_t i = 0; i < feed::kRejectReasons; ++i) rep.reject_by_reason[i] = fc.reject_by_reason[i].load();
+  rep.dropped = fstats->dropped.get();
+  rep.backpressure_ns = clock.to_ns(fstats->backpressure_ticks.get());
+  rep.depth_gaps = fc.depth_gaps.load();
+  rep.laps = fstats->laps.get();
+  rep.processed = sstats->processed.get();
+  rep.late_trades = market->late_trades();
+  rep.bars_closed = market->counters().bars_closed;
+  rep.not_bar_source = market->counters().not_bar_source;
+  rep.duration_s = clock.to_ns(t_end - t_start.load()) * 1e-9;
+  rep.throughput_msgs_per_s = rep.duration_s > 0 ? static_cast<double>(rep.messages) / rep.duration_s : 0;
+  rep.symbol_over_capacity = market->counters().symbol_over_capacity;
+
+  auto add_stage = [&](const char* name, const infra::HistogramSnapshot& h) {
+    rep.stages.push_back({name, h.summary()});
+    rep.histograms.emplace_back(name, h);
+  };
+  add_stage("parse", fstats->parse.snapshot());
+  add_stage("queue", sstats->queue.snapshot());
+  add_stage("indicators", sstats->indicators.snapshot());
+  add_stage("end_to_end", sstats->end_to_end.snapshot());
+
+  for (std::size_t id = 0; id < symbols.size() && id < market->capacity(); ++id) {
+    const auto& s = market->symbol(id);
+    SymbolSummary sum;
+    sum.name = std::string(symbols.name(static_cast<infra::SymbolId>(id)));
+    sum.bar_source = strategy::to_string(s.source);
+    sum.trades = s.trades;
+    sum.bars = s.bars_closed;
+    sum.depth_events = s.depth_events;
+    sum.depth_gaps = s.depth_gaps;
+    sum.price_anomalies = s.price_anomalies;
+    sum.volume_anomalies = s.volume_anomalies;
+    sum.last = s.indicators.last_closed();
+    sum.window_mean_5m = s.window_means.mean(0);
+    sum.window_mean_1h = s.window_means.mean(2);
+    sum.vwap = s.vwap.value();
+    rep.symbols.push_back(std::move(sum));
+  }
+  return rep;
+}
+
+}  // namespace tickpath::engine

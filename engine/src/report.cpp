@@ -1,0 +1,108 @@
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "tickpath/engine/pipeline.hpp"
+
+namespace tickpath::engine {
+
+namespace {
+std::string num(double v) {
+  if (!std::isfinite(v)) return "null";
+  return fmt::format("{:.6g}", v);
+}
+std::string cell(double v, int prec = 2) { return std::isfinite(v) ? fmt::format("{:.{}f}", v, prec) : "-"; }
+std::string esc(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    if (c == '"' || c == '\\') o += '\\';
+    o += c;
+  }
+  return o;
+}
+}  // namespace
+
+std::string RunReport::to_json() const {
+  std::string o = "{";
+  o += fmt::format("\"feed\":\"{}\",\"messages\":{},\"events\":{},\"processed\":{},\"rejects\":{},\"dropped\":{},",
+                   esc(feed), messages, events, processed, rejects, dropped);
+  o += "\"reject_reasons\":{";
+  bool first = true;
+  for (std::size_t i = 1; i < reject_by_reason.size(); ++i) {
+    if (reject_by_reason[i] == 0) continue;
+    o += fmt::format("{}\"{}\":{}", first ? "" : ",", feed::to_string(static_cast<feed::RejectReason>(i)),
+                     reject_by_reason[i]);
+    first = false;
+  }
+  o += "},";
+  o += fmt::format(
+      "\"backpressure_ns\":{},\"depth_gaps\":{},\"late_trades\":{},\"bars_closed\":{},\"not_bar_source\":{},"
+      "\"symbol_over_capacity\":{},\"laps\":{},\"metadata_lines\":{},",
+      num(backpressure_ns), depth_gaps, late_trades, bars_closed, not_bar_source, symbol_over_capacity, laps,
+      metadata_lines);
+  o += fmt::format("\"duration_s\":{},\"throughput_msgs_per_s\":{},\"clock\":\"{}\",\"clock_overhead_ns\":{},",
+                   num(duration_s), num(throughput_msgs_per_s), clock, num(clock_overhead_ns));
+  if (!clock_note.empty()) o += fmt::format("\"clock_note\":\"{}\",", esc(clock_note));
+  o += "\"warnings\":[";
+  for (std::size_t i = 0; i < warnings.size(); ++i) o += fmt::format("{}\"{}\"", i ? "," : "", esc(warnings[i]));
+  o += "],\"stages\":{";
+  for (std::size_t i = 0; i < stages.size(); ++i) {
+    const auto& p = stages[i].p;
+    o += fmt::format(
+        "{}\"{}\":{{\"count\":{},\"p50_ns\":{},\"p90_ns\":{},\"p99_ns\":{},\"p999_ns\":{},\"p9999_ns\":{},"
+        "\"max_ns\":{},\"mean_ns\":{},\"overflow\":{}}}",
+        i ? "," : "", stages[i].name, p.count, num(p.p50_ns), num(p.p90_ns), num(p.p99_ns), num(p.p999_ns),
+        num(p.p9999_ns), num(p.max_ns), num(p.mean_ns), p.overflow);
+  }
+  o += "},\"symbols\":{";
+  for (std::size_t i = 0; i < symbols.size(); ++i) {
+    const auto& s = symbols[i];
+    o += fmt::format(
+        "{}\"{}\":{{\"bar_source\":\"{}\",\"trades\":{},\"bars\":{},\"depth_events\":{},\"depth_gaps\":{},"
+        "\"price_anomalies\":{},\"volume_anomalies\":{},\"close\":{},\"sma_20\":{},\"ema_12\":{},\"rsi_14\":{},"
+        "\"macd\":{},\"macd_signal\":{},\"bb_upper\":{},\"bb_lower\":{},\"mean_5m\":{},\"mean_1h\":{},\"vwap\":{}}}",
+        i ? "," : "", esc(s.name), s.bar_source, s.trades, s.bars, s.depth_events, s.depth_gaps, s.price_anomalies,
+        s.volume_anomalies, num(s.last.close), num(s.last.sma_20), num(s.last.ema_12), num(s.last.rsi_14),
+        num(s.last.macd.macd), num(s.last.macd.signal), num(s.last.bb.upper), num(s.last.bb.lower),
+        num(s.window_mean_5m), num(s.window_mean_1h), num(s.vwap));
+  }
+  o += "}}";
+  return o;
+}
+
+std::string RunReport::to_table() const {
+  std::string o;
+  o += fmt::format("tickpath run: {}\n", feed);
+  o += fmt::format("  frames {}  events {}  processed {}  rejects {}  dropped {}  depth gaps {}  late trades {}\n",
+                   messages, events, processed, rejects, dropped, depth_gaps, late_trades);
+  for (std::size_t i = 1; i < reject_by_reason.size(); ++i)
+    if (reject_by_reason[i] != 0)
+      o += fmt::format("    reject {:<22} {}\n", feed::to_string(static_cast<feed::RejectReason>(i)), reject_by_reason[i]);
+  o += fmt::format("  {:.3f} s, {:.0f} frames/s, backpressure {:.3f} ms, bars closed {}, laps {}\n", duration_s,
+                   throughput_msgs_per_s, backpressure_ns * 1e-6, bars_closed, laps);
+  o += fmt::format("  clock {} ({:.3f} ticks/ns), one stamp costs {:.1f} ns{}\n", clock, tsc_ghz, clock_overhead_ns,
+                   clock_note.empty() ? "" : " - " + clock_note);
+  for (const auto& w : warnings) o += "  " + w + "\n";
+  o += fmt::format("\n  {:<12}{:>10}{:>10}{:>10}{:>10}{:>10}{:>11}{:>12}\n", "stage (ns)", "count", "p50", "p90", "p99",
+                   "p99.9", "p99.99", "max");
+  for (const auto& s : stages) {
+    const auto& p = s.p;
+    o += fmt::format("  {:<12}{:>10}{:>10.0f}{:>10.0f}{:>10.0f}{:>10.0f}{:>11.0f}{:>12.0f}\n", s.name, p.count,
+                     p.p50_ns, p.p90_ns, p.p99_ns, p.p999_ns, p.p9999_ns, p.max_ns);
+  }
+  if (!symbols.empty()) {
+    o += fmt::format("\n  {:<12}{:>9}{:>8}{:>8}{:>13}{:>13}{:>8}{:>11}{:>11}\n", "symbol", "source", "trades", "bars",
+                     "close", "sma_20", "rsi_14", "macd_hist", "anomalies");
+    const std::size_t show = std::min<std::size_t>(symbols.size(), 20);
+    for (std::size_t i = 0; i < show; ++i) {
+      const auto& s = symbols[i];
+      o += fmt::format("  {:<12}{:>9}{:>8}{:>8}{:>13}{:>13}{:>8}{:>11}{:>11}\n", s.name, s.bar_source, s.trades, s.bars,
+                       cell(s.last.close, 4), cell(s.last.sma_20, 4), cell(s.last.rsi_14, 1),
+                       cell(s.last.macd.hist, 4), s.price_anomalies + s.volume_anomalies);
+    }
+    if (symbols.size() > show) o += fmt::format("  ... and {} more symbols (see --report)\n", symbols.size() - show);
+  }
+  return o;
+}
+
+}  // namespace tickpath::engine

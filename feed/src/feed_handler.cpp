@@ -1,0 +1,105 @@
+#include "tickpath/feed/feed_handler.hpp"
+
+namespace tickpath::feed {
+
+void fill_event(const Message& m, Event& ev) noexcept {
+  ev.flags = 0;
+  ev.exchange_time_ms = m.E;
+  switch (m.type) {
+    case MessageType::trade:
+    case MessageType::agg_trade: {
+      const bool agg = m.type == MessageType::agg_trade;
+      ev.type = agg ? EventType::agg_trade : EventType::trade;
+      auto& t = ev.trade;
+      t.id = agg ? m.a_id : m.t;
+      t.first_id = agg ? m.f : m.t;
+      t.last_id = agg ? m.l : m.t;
+      t.trade_time_ms = m.T;
+      t.price = m.p.value;
+      t.qty = m.q.value;
+      t.price_e8 = m.p.e8;
+      t.qty_e8 = m.q.e8;
+      if (m.m) ev.flags |= event_flag::buyer_maker;
+      if ((m.present & Message::f_M) && m.M) ev.flags |= event_flag::best_match;
+      break;
+    }
+    case MessageType::kline: {
+      ev.type = EventType::kline;
+      auto& k = ev.kline;
+      k.open_time_ms = m.k.t;
+      k.close_time_ms = m.k.T;
+      k.interval_s = m.k.interval_s;
+      k.trades = m.k.n < 0 ? 0U : m.k.n > 0xFFFFFFFFLL ? 0xFFFFFFFFU : static_cast<std::uint32_t>(m.k.n);
+      k.open = m.k.o.value;
+      k.high = m.k.h.value;
+      k.low = m.k.l.value;
+      k.close = m.k.c.value;
+      k.volume = m.k.v.value;
+      k.quote_volume = m.k.q.value;
+      k.taker_buy_volume = m.k.V.value;
+      k.taker_buy_quote_volume = m.k.Q.value;
+      if (m.k.x) ev.flags |= event_flag::kline_closed;
+      break;
+    }
+    case MessageType::book_ticker: {
+      ev.type = EventType::book_ticker;
+      auto& b = ev.book;
+      b.update_id = m.u;
+      b.bid = m.b.value;
+      b.bid_qty = m.B.value;
+      b.ask = m.a.value;
+      b.ask_qty = m.A.value;
+      b.bid_e8 = m.b.e8;
+      b.ask_e8 = m.a.e8;
+      break;
+    }
+    case MessageType::depth_update:
+    case MessageType::depth: {
+      const bool diff = m.type == MessageType::depth_update;
+      ev.type = diff ? EventType::depth_update : EventType::depth_snapshot;
+      auto& d = ev.depth;
+      d.first_update_id = diff ? m.U : m.last_update_id;
+      d.final_update_id = diff ? m.u : m.last_update_id;
+      d.bid_levels = m.bids.size;
+      d.ask_levels = m.asks.size;
+      d.first_bid = m.bids.size ? m.bids.data[0].price.value : 0.0;
+      d.first_bid_qty = m.bids.size ? m.bids.data[0].qty.value : 0.0;
+      d.first_ask = m.asks.size ? m.asks.data[0].price.value : 0.0;
+      d.first_ask_qty = m.asks.size ? m.asks.data[0].qty.value : 0.0;
+      break;
+    }
+    case MessageType::none: ev.type = EventType::none; break;
+  }
+}
+
+RejectReason FeedHandler::on_frame(const char* data, std::size_t len, std::string_view symbol_hint,
+                                   Event& out) noexcept {
+  bump(counters_.frames);
+  if (const RejectReason r = parser_.parse(data, len, msg_); r != RejectReason::none) return reject(r);
+  std::string_view sym = msg_.symbol;
+  if (sym.empty()) sym = symbol_hint;
+  if (sym.empty()) return reject(RejectReason::no_symbol);
+  const infra::SymbolId id = symbols_.intern(sym);
+  if (id == infra::kNoSymbol) return reject(RejectReason::unknown_symbol);
+
+  fill_event(msg_, out);
+  out.symbol = id;
+  out.frame_seq = static_cast<std::uint32_t>(counters_.frames.load(std::memory_order_relaxed));
+  if (out.type == EventType::depth_update) {
+    std::int64_t& last = last_u_[id];
+    if (last >= 0 && out.depth.first_update_id != last + 1) {
+      // An overlap (U <= last) with u > last is how Binance resumes after a
+      // snapshot; anything else is a hole in the book.
+      if (!(out.depth.first_update_id <= last && out.depth.final_update_id > last)) {
+        out.flags |= event_flag::seq_gap;
+        bump(counters_.depth_gaps);
+      }
+    }
+    if (out.depth.final_update_id > last) last = out.depth.final_update_id;
+  }
+  bump(counters_.events);
+  bump(counters_.events_by_type[static_cast<std::size_t>(out.type)]);
+  return RejectReason::none;
+}
+
+}  // namespace tickpath::feed

@@ -1,0 +1,132 @@
+// SpscRing: the bounded single-producer / single-consumer queue between
+// pinned hot threads. Wait-free on both sides, no allocation after the
+// constructor, never overwrites unread data.
+//
+// Threading contract: exactly one producer thread calls try_push / try_claim
+// / publish; exactly one consumer thread calls try_pop / front / pop /
+// pop_batch. size_guess() may be called from anywhere and is only a hint.
+//
+// Layout: each side owns one cache line holding its own index and its cached
+// copy of the other side's index, so the common case touches only local
+// lines; the other side's line is read only when the cache says the ring
+// looks full (producer) or empty (consumer). Indices count up forever
+// (64-bit), so all N slots are usable.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <new>
+#include <type_traits>
+
+namespace tickpath::infra {
+
+inline constexpr std::size_t kCacheLine = 64;
+
+template <typename T, std::size_t N>
+class SpscRing {
+  static_assert(N >= 2 && (N & (N - 1)) == 0, "SpscRing capacity must be a power of two");
+  static_assert(std::is_trivially_copyable_v<T>, "SpscRing holds trivially copyable events only");
+  static_assert(std::is_default_constructible_v<T>);
+
+ public:
+  using value_type = T;
+  static constexpr std::size_t capacity = N;
+
+  SpscRing() : slots_(static_cast<T*>(::operator new[](sizeof(T) * N, std::align_val_t{alignof(T) > kCacheLine ? alignof(T) : kCacheLine}))) {
+    for (std::size_t i = 0; i < N; ++i) new (&slots_[i]) T{};
+  }
+  ~SpscRing() {
+    ::operator delete[](slots_, std::align_val_t{alignof(T) > kCacheLine ? alignof(T) : kCacheLine});
+  }
+  SpscRing(const SpscRing&) = delete;
+  SpscRing& operator=(const SpscRing&) = delete;
+
+  // --- producer side ---
+
+  [[nodiscard]] bool try_push(const T& v) noexcept {
+    T* slot = try_claim();
+    if (slot == nullptr) return false;
+    *slot = v;
+    publish();
+    return true;
+  }
+
+  // Zero-copy push: a slot to write in place, or nullptr when full. The slot
+  // becomes visible to the consumer only at publish(). Claim again without a
+  // publish and you get the same slot.
+  [[nodiscard]] T* try_claim() noexcept {
+    const std::uint64_t w = prod_.index.load(std::memory_order_relaxed);
+    if (w - prod_.cached_other >= N) {
+      prod_.cached_other = cons_.index.load(std::memory_order_acquire);
+      if (w - prod_.cached_other >= N) return nullptr;
+    }
+    return &slots_[w & (N - 1)];
+  }
+  void publish() noexcept {
+    prod_.index.store(prod_.index.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  }
+
+  // --- consumer side ---
+
+  [[nodiscard]] bool try_pop(T& out) noexcept {
+    const T* f = front();
+    if (f == nullptr) return false;
+    out = *f;
+    pop();
+    return true;
+  }
+
+  // Zero-copy read: the oldest element, or nullptr when empty. Valid until pop().
+  [[nodiscard]] const T* front() noexcept {
+    const std::uint64_t r = cons_.index.load(std::memory_order_relaxed);
+    if (r == cons_.cached_other) {
+      cons_.cached_other = prod_.index.load(std::memory_order_acquire);
+      if (r == cons_.cached_other) return nullptr;
+    }
+    return &slots_[r & (N - 1)];
+  }
+  void pop() noexcept { cons_.index.store(cons_.index.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
+
+  // Hands up to `max` elements to `fn(const T&)` in order, then frees their
+  // slots with one release store. Returns how many were consumed.
+  template <typename Fn>
+  std::size_t pop_batch(std::size_t max, Fn&& fn) noexcept(noexcept(fn(std::declval<const T&>()))) {
+    const std::uint64_t r = cons_.index.load(std::memory_order_relaxed);
+    std::uint64_t avail = cons_.cached_other - r;
+    if (avail == 0) {
+      cons_.cached_other = prod_.index.load(std::memory_order_acquire);
+      avail = cons_.cached_other - r;
+      if (avail == 0) return 0;
+    }
+    const std::size_t n = avail < max ? static_cast<std::size_t>(avail) : max;
+    for (std::size_t i = 0; i < n; ++i) fn(static_cast<const T&>(slots_[(r + i) & (N - 1)]));
+    cons_.index.store(r + n, std::memory_order_release);
+    return n;
+  }
+
+  // Copying batch pop into `out[0..max)`.
+  std::size_t pop_batch(T* out, std::size_t max) noexcept {
+    return pop_batch(max, [&out](const T& v) noexcept { *out++ = v; });
+  }
+
+  // Racy: exact only when both sides are quiescent.
+  [[nodiscard]] std::size_t size_guess() const noexcept {
+    const std::uint64_t w = prod_.index.load(std::memory_order_acquire);
+    const std::uint64_t r = cons_.index.load(std::memory_order_acquire);
+    return w >= r ? static_cast<std::size_t>(w - r) : 0;
+  }
+
+ private:
+  struct alignas(kCacheLine) Side {
+    std::atomic<std::uint64_t> index{0};
+    std::uint64_t cached_other = 0;  // this side's last view of the other index
+  };
+  Side prod_;
+  Side cons_;
+  T* const slots_;
+  char pad_[kCacheLine - sizeof(T*)] = {};
+};
+
+}  // namespace tickpath::infra

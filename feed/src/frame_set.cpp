@@ -34,13 +34,25 @@ const char* match_value(const char* p, const char* end) noexcept {
   return end;
 }
 
-// "<epoch seconds with fraction>" -> ns; -1 when it is not a number.
+// "<epoch seconds>[.<fraction>]" -> ns, exactly (no double rounding);
+// -1 when it is not such a number.
 std::int64_t parse_epoch_s(std::string_view s) noexcept {
   while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  double v = 0;
-  const auto r = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (r.ec != std::errc{} || r.ptr != s.data() + s.size() || v < 0) return -1;
-  return static_cast<std::int64_t>(v * 1e9);
+  const auto dot = s.find('.');
+  const std::string_view ip = s.substr(0, dot);
+  const std::string_view fp = dot == std::string_view::npos ? std::string_view{} : s.substr(dot + 1);
+  std::int64_t sec = 0;
+  const auto r = std::from_chars(ip.data(), ip.data() + ip.size(), sec);
+  if (ip.empty() || r.ec != std::errc{} || r.ptr != ip.data() + ip.size() || sec < 0 || sec > 9'000'000'000LL) return -1;
+  std::int64_t ns = 0;
+  for (std::size_t i = 0; i < 9; ++i) {
+    const char c = i < fp.size() ? fp[i] : '0';
+    if (c < '0' || c > '9') return -1;
+    ns = ns * 10 + (c - '0');
+  }
+  for (std::size_t i = 9; i < fp.size(); ++i)
+    if (fp[i] < '0' || fp[i] > '9') return -1;
+  return sec * 1'000'000'000LL + ns;
 }
 
 }  // namespace

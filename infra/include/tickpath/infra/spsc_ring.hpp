@@ -95,7 +95,7 @@ class SpscRing {
   std::size_t pop_batch(std::size_t max, Fn&& fn) noexcept(noexcept(fn(std::declval<const T&>()))) {
     const std::uint64_t r = cons_.index.load(std::memory_order_relaxed);
     std::uint64_t avail = cons_.cached_other - r;
-    if (avail == 0) {
+    if (avail < max) {  // the cache may be stale: look at the producer once
       cons_.cached_other = prod_.index.load(std::memory_order_acquire);
       avail = cons_.cached_other - r;
       if (avail == 0) return 0;

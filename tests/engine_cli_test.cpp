@@ -1,0 +1,160 @@
+// Runs the tickpath binary the way a user does and checks what it prints.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "support/test_data.hpp"
+
+namespace {
+struct Result {
+  int status;
+  std::string out;
+};
+Result run(const std::string& args) {
+  const std::string cmd = std::string(TICKPATH_BIN) + " " + args;
+  Result r{-1, {}};
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  std::array<char, 65536> buf;
+  std::size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  const int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+std::vector<std::string> lines(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t a = 0;
+  while (a < s.size()) {
+    auto b = s.find('\n', a);
+    if (b == std::string::npos) b = s.size();
+    out.push_back(s.substr(a, b - a));
+    a = b + 1;
+  }
+  return out;
+}
+}  // namespace
+
+TEST(Cli_Parse, PrintsEveryFieldWithEightDecimalStrings) {
+  const auto r = run("parse " + tickpath::test::data_file("ws/andreytokmakov_2025-11-08_btcusdt_trade_single.json") + " 2>/dev/null");
+  ASSERT_EQ(r.status, 0);
+  EXPECT_EQ(r.out,
+            "{\"type\":\"trade\",\"stream\":\"btcusdt@trade\",\"symbol\":\"BTCUSDT\",\"e\":\"trade\",\"E\":1762578805373,"
+            "\"s\":\"BTCUSDT\",\"t\":5455447976,\"p\":\"102571.17000000\",\"q\":\"0.00100000\",\"T\":1762578805372,"
+            "\"m\":true,\"M\":true}\n");
+}
+
+TEST(Cli_Parse, OneObjectPerFrameInOrderMatchingTheInput) {
+  const std::string file = tickpath::test::data_file("ws/cryptofeed_2021-10-12_4symbols_combined.jsonl");
+  const auto r = run("parse " + file + " 2>/dev/null");
+  ASSERT_EQ(r.status, 0);
+  const auto out = lines(r.out);
+  const auto in = lines(tickpath::test::read_file(file));
+  ASSERT_EQ(out.size(), in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    const auto src = nlohmann::json::parse(in[i]);
+    const auto got = nlohmann::json::parse(out[i]);
+    const auto& d = src["data"];
+    EXPECT_EQ(got["stream"], src["stream"]);
+    EXPECT_EQ(got["type"], d.contains("e") ? d["e"] : nlohmann::json("bookTicker"));
+    // Every payload field comes back under its own key; decimals as 8-decimal strings of the same value.
+    for (auto it = d.begin(); it != d.end(); ++it) {
+      ASSERT_TRUE(got.contains(it.key())) << it.key() << " line " << i;
+      if (it.value().is_string() && it.key() != "e" && it.key() != "s") {
+        EXPECT_EQ(std::stod(got[it.key()].get<std::string>()), std::stod(it.value().get<std::string>()));
+      } else if (!it.value().is_array() && !it.value().is_object()) {
+        EXPECT_EQ(got[it.key()], it.value()) << it.key();
+      }
+    }
+  }
+}
+
+TEST(Cli_Parse, RejectsAreObjectsWithAReason) {
+  const std::string path = ::testing::TempDir() + "bad_frames.jsonl";
+  FILE* f = fopen(path.c_str(), "w");
+  fputs("{\"e\":\"trade\",\"E\":1}\nnot json\n{\"u\":1,\"s\":\"X\",\"b\":\"1\",\"B\":\"1\",\"a\":\"2\",\"A\":\"1\"}\n", f);
+  fclose(f);
+  const auto r = run("parse " + path + " 2>/dev/null");
+  const auto out = lines(r.out);
+  ASSERT_EQ(out.size(), 3U);
+  EXPECT_EQ(out[0], "{\"type\":\"reject\",\"reason\":\"missing_field\",\"field\":\"s\"}");
+  EXPECT_EQ(out[1], "{\"type\":\"reject\",\"reason\":\"not_an_object\"}");  // simdjson reads "not" as a bad literal
+  EXPECT_EQ(nlohmann::json::parse(out[2])["type"], "bookTicker");
+  EXPECT_EQ(run("parse --strict " + path + " 2>/dev/null").status, 1);
+}
+
+TEST(Cli_Errors, SetupFailuresEndInOneLineAndNonZeroExit) {
+  auto r = run("parse /nonexistent/x.jsonl 2>&1");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(lines(r.out).size(), 1U) << r.out;
+  EXPECT_EQ(r.out.rfind("tickpath: cannot open /nonexistent/x.jsonl", 0), 0U) << r.out;
+  r = run("run --feed bogus 2>&1");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(lines(r.out).size(), 1U) << r.out;
+  r = run("indicators --klines /nonexistent.csv 2>&1");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(lines(r.out).size(), 1U) << r.out;
+}
+
+TEST(Cli_Indicators, CsvColumnsLookbackAndValues) {
+  const auto r = run("indicators --klines " +
+                     tickpath::test::data_file("klines/camfeghali_BTCUSDT_1m_2025-08-01_2025-08-11_spot.csv"));
+  ASSERT_EQ(r.status, 0);
+  const auto out = lines(r.out);
+  ASSERT_EQ(out.size(), 14402U);
+  EXPECT_EQ(out[0],
+            "open_time,close,sma_20,ema_12,ema_26,rsi_14,macd,macd_signal,macd_hist,bb_upper,bb_middle,bb_lower,stddev_20");
+  EXPECT_EQ(out[1].rfind("1754006400000,115729,,,,,,,,,,,", 0), 0U) << out[1];
+  // Row 34 (bar index 33) is the first with MACD; bar 19 the first with SMA(20).
+  auto cells = [](const std::string& l) {
+    std::vector<std::string> c;
+    std::size_t a = 0;
+    while (true) {
+      auto b = l.find(',', a);
+      c.push_back(l.substr(a, b == std::string::npos ? std::string::npos : b - a));
+      if (b == std::string::npos) break;
+      a = b + 1;
+    }
+    return c;
+  };
+  EXPECT_TRUE(cells(out[19])[2].empty());
+  EXPECT_FALSE(cells(out[20])[2].empty());
+  EXPECT_TRUE(cells(out[33])[6].empty());
+  EXPECT_FALSE(cells(out[34])[6].empty());
+  EXPECT_FALSE(cells(out[34])[8].empty());
+}
+
+TEST(Cli_Run, SyntheticRunWritesTheJsonReport) {
+  const std::string report = ::testing::TempDir() + "report.json";
+  const auto r = run("run --feed synthetic --messages 50000 --quiet --cpus 0,9999 --report " + report + " 2>&1");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("core 9999"), std::string::npos) << "missing core warning: " << r.out;
+  const auto j = nlohmann::json::parse(tickpath::test::read_file(report));
+  EXPECT_EQ(j["messages"], 50000);
+  EXPECT_EQ(j["rejects"], 0);
+  EXPECT_EQ(j["dropped"], 0);
+  EXPECT_TRUE(j["clock"] == "tsc" || j["clock"] == "steady");
+  for (const char* s : {"parse", "queue", "indicators", "end_to_end"}) {
+    ASSERT_TRUE(j["stages"].contains(s)) << s;
+    for (const char* k : {"count", "p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns"})
+      EXPECT_TRUE(j["stages"][s].contains(k)) << s << "." << k;
+  }
+  EXPECT_GT(j["throughput_msgs_per_s"].get<double>(), 0.0);
+}
+
+TEST(Cli_Gen, GeneratedFileReplaysCleanly) {
+  const std::string path = ::testing::TempDir() + "gen.jsonl";
+  ASSERT_EQ(run("gen --symbols BTCUSDT,ETHUSDT --messages 20000 --seed 7 --out " + path).status, 0);
+  const auto a = tickpath::test::read_file(path);
+  ASSERT_EQ(run("gen --symbols BTCUSDT,ETHUSDT --messages 20000 --seed 7 --out " + path + ".2").status, 0);
+  EXPECT_EQ(a, tickpath::test::read_file(path + ".2"));
+  EXPECT_EQ(lines(a).size(), 20000U);
+  const auto r = run("run --feed replay:" + path + " --quiet 2>&1");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("frames 20000  events 20000  processed 20000  rejects 0  dropped 0  depth gaps 0"),
+            std::string::npos)
+      << r.out;
+}

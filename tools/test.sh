@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole test suite: Release build with tests, then the same tests under
+# AddressSanitizer + UndefinedBehaviorSanitizer. Exits non-zero on any failure.
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+jobs="$(nproc)"
+
+echo "== Release build and tests"
+tickpath_build release Release
+(cd "$TICKPATH_ROOT/build/release" && ctest --output-on-failure -j "$jobs")
+
+echo "== ASan + UBSan build and tests"
+tickpath_build asan RelWithDebInfo -DTICKPATH_SANITIZE=ON -DTICKPATH_BENCH=OFF
+(cd "$TICKPATH_ROOT/build/asan" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --output-on-failure -j "$jobs")

@@ -9,9 +9,20 @@
 namespace tickpath::infra {
 
 namespace {
+// The cores the process was started with. Read once, before the first
+// pin: after a thread pins itself, threads it creates inherit its one-core
+// mask, and asking the kernel then would hide every other core from them.
 bool allowed_set(cpu_set_t& set) noexcept {
-  CPU_ZERO(&set);
-  return sched_getaffinity(0, sizeof(set), &set) == 0;
+  static const struct Initial {
+    cpu_set_t set;
+    bool ok;
+    Initial() noexcept {
+      CPU_ZERO(&set);
+      ok = sched_getaffinity(0, sizeof(set), &set) == 0;
+    }
+  } initial;
+  set = initial.set;
+  return initial.ok;
 }
 }  // namespace
 

@@ -18,7 +18,8 @@ PinResult pin_this_thread(int cpu, const char* thread_name);
 // Names the calling thread for top/perf/gdb (at most 15 characters kept).
 void name_this_thread(const char* name) noexcept;
 
-// Cores this process may run on, e.g. "0-1" or "0,2,4-7".
+// Cores this process may run on, e.g. "0-1" or "0,2,4-7" (as the process
+// started: pinning one thread does not shrink it for the others).
 std::string allowed_cpus();
 int allowed_cpu_count();
 

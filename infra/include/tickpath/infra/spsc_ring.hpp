@@ -57,16 +57,14 @@ class SpscRing {
   // becomes visible to the consumer only at publish(). Claim again without a
   // publish and you get the same slot.
   [[nodiscard]] T* try_claim() noexcept {
-    const std::uint64_t w = prod_.index.load(std::memory_order_relaxed);
+    const std::uint64_t w = prod_.mine;
     if (w - prod_.cached_other >= N) {
       prod_.cached_other = cons_.index.load(std::memory_order_acquire);
       if (w - prod_.cached_other >= N) return nullptr;
     }
     return &slots_[w & (N - 1)];
   }
-  void publish() noexcept {
-    prod_.index.store(prod_.index.load(std::memory_order_relaxed) + 1, std::memory_order_release);
-  }
+  void publish() noexcept { prod_.index.store(++prod_.mine, std::memory_order_release); }
 
   // --- consumer side ---
 
@@ -80,20 +78,20 @@ class SpscRing {
 
   // Zero-copy read: the oldest element, or nullptr when empty. Valid until pop().
   [[nodiscard]] const T* front() noexcept {
-    const std::uint64_t r = cons_.index.load(std::memory_order_relaxed);
+    const std::uint64_t r = cons_.mine;
     if (r == cons_.cached_other) {
       cons_.cached_other = prod_.index.load(std::memory_order_acquire);
       if (r == cons_.cached_other) return nullptr;
     }
     return &slots_[r & (N - 1)];
   }
-  void pop() noexcept { cons_.index.store(cons_.index.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
+  void pop() noexcept { cons_.index.store(++cons_.mine, std::memory_order_release); }
 
   // Hands up to `max` elements to `fn(const T&)` in order, then frees their
   // slots with one release store. Returns how many were consumed.
   template <typename Fn>
   std::size_t pop_batch(std::size_t max, Fn&& fn) noexcept(noexcept(fn(std::declval<const T&>()))) {
-    const std::uint64_t r = cons_.index.load(std::memory_order_relaxed);
+    const std::uint64_t r = cons_.mine;
     std::uint64_t avail = cons_.cached_other - r;
     if (avail < max) {  // the cache may be stale: look at the producer once
       cons_.cached_other = prod_.index.load(std::memory_order_acquire);
@@ -102,6 +100,7 @@ class SpscRing {
     }
     const std::size_t n = avail < max ? static_cast<std::size_t>(avail) : max;
     for (std::size_t i = 0; i < n; ++i) fn(static_cast<const T&>(slots_[(r + i) & (N - 1)]));
+    cons_.mine = r + n;
     cons_.index.store(r + n, std::memory_order_release);
     return n;
   }
@@ -120,8 +119,9 @@ class SpscRing {
 
  private:
   struct alignas(kCacheLine) Side {
-    std::atomic<std::uint64_t> index{0};
-    std::uint64_t cached_other = 0;  // this side's last view of the other index
+    std::atomic<std::uint64_t> index{0};  // published to the other side
+    std::uint64_t mine = 0;               // the same value, read without an atomic load
+    std::uint64_t cached_other = 0;       // this side's last view of the other index
   };
   Side prod_;
   Side cons_;

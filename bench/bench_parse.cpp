@@ -255,4 +255,4 @@ BENCHMARK(BM_Tickpath)->Apply(kinds);
 BENCHMARK(BM_OnDemandFromChars)->Apply(kinds);
 BENCHMARK(BM_SimdjsonDom)->Apply(kinds);
 BENCHMARK(BM_Nlohmann)->Apply(kinds);
-BENCHMARK_MAIN();
+TICKPATH_BENCHMARK_MAIN()

@@ -106,4 +106,4 @@ BENCHMARK_TEMPLATE(BM_Throughput, Ours<Ev>, Ev)->Threads(2)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_Throughput, Moody<Ev>, Ev)->Threads(2)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_PingPong, Ours<std::uint64_t>, std::uint64_t)->Threads(2)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_PingPong, Moody<std::uint64_t>, std::uint64_t)->Threads(2)->UseRealTime();
-BENCHMARK_MAIN();
+TICKPATH_BENCHMARK_MAIN()

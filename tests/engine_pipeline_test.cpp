@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 
 #include "support/alloc_counter.hpp"
 #include "support/test_data.hpp"
@@ -97,4 +99,79 @@ TEST(Pipeline_Replay, GapsAndBadFramesAreCountedNotFatal) {
   cfg.replay_path = "/nonexistent/frames.jsonl";
   rep = run_pipeline(cfg, error);
   EXPECT_NE(error.find("cannot open /nonexistent/frames.jsonl"), std::string::npos) << error;
+}
+
+TEST(Pipeline_Replay, RecordedPaceTimesSpeedFactor) {
+  // The recording spans 91 s of receive time; at 100x it takes ~0.91 s.
+  PipelineConfig cfg;
+  cfg.feed = PipelineConfig::Feed::replay;
+  cfg.replay_path = tickpath::test::data_file("ws/cryptofeed_2021-04-04_btcusdt-ethusdt-dotusdt_raw-recording.txt");
+  cfg.replay_speed = 100;
+  cfg.progress = false;
+  std::string error;
+  const auto rep = run_pipeline(cfg, error);
+  ASSERT_TRUE(error.empty()) << error;
+  EXPECT_EQ(rep.processed, 4719U);
+  EXPECT_GT(rep.duration_s, 0.85);
+  EXPECT_LT(rep.duration_s, 3.0);
+}
+
+TEST(Pipeline_Replay, GarbageLinesAreCountedByReasonAndTheRunGoesOn) {
+  const std::string path = ::testing::TempDir() + "mixed_frames.jsonl";
+  FILE* f = fopen(path.c_str(), "w");
+  fputs("{\"stream\":\"btcusdt@aggTrade\",\"data\":{\"e\":\"aggTrade\",\"E\":1,\"s\":\"BTCUSDT\",\"a\":1,\"p\":\"1.0\","
+        "\"q\":\"1.0\",\"f\":1,\"l\":1,\"T\":1,\"m\":true,\"M\":true}}\n"
+        "garbage\n"
+        "{\"e\":\"trade\",\"E\":2}\n"
+        "{\"e\":\"aggTrade\",\"E\":3,\"s\":\"BTCUSDT\",\"a\":2,\"p\":\"oops\",\"q\":\"1.0\",\"f\":2,\"l\":2,\"T\":3,\"m\":true}\n"
+        "{\"e\":\"aggTrade\",\"E\":4,\"s\":\"BTCUSDT\",\"a\":3,\"p\":\"1.5\",\"q\":\"1.0\",\"f\":3,\"l\":3,\"T\":4,\"m\":true}\n",
+        f);
+  fclose(f);
+  PipelineConfig cfg;
+  cfg.feed = PipelineConfig::Feed::replay;
+  cfg.replay_path = path;
+  cfg.progress = false;
+  std::string error;
+  const auto rep = run_pipeline(cfg, error);
+  ASSERT_TRUE(error.empty()) << error;
+  using tickpath::feed::RejectReason;
+  EXPECT_EQ(rep.messages, 5U);
+  EXPECT_EQ(rep.processed, 2U);
+  EXPECT_EQ(rep.rejects, 3U);
+  EXPECT_EQ(rep.reject_by_reason[static_cast<std::size_t>(RejectReason::not_an_object)], 1U);
+  EXPECT_EQ(rep.reject_by_reason[static_cast<std::size_t>(RejectReason::missing_field)], 1U);
+  EXPECT_EQ(rep.reject_by_reason[static_cast<std::size_t>(RejectReason::bad_decimal)], 1U);
+  ASSERT_EQ(rep.symbols.size(), 1U);
+  EXPECT_EQ(rep.symbols[0].trades, 2U);
+}
+
+namespace {
+// Stalls the strategy thread once, after warm-up, so the feed fills the ring.
+void stall_strategy(HotThread t, void*) {
+  if (t == HotThread::strategy) std::this_thread::sleep_for(std::chrono::milliseconds(300));
+}
+}  // namespace
+
+TEST(Pipeline_FullRing, WaitsAndCountsBackpressureOrDropsAndCounts) {
+  for (const bool drop : {false, true}) {
+    PipelineConfig cfg;
+    cfg.feed = PipelineConfig::Feed::synthetic;
+    cfg.messages = 300'000;
+    cfg.progress = false;
+    cfg.drop_on_full = drop;
+    cfg.hooks.after_warmup = &stall_strategy;
+    cfg.hooks.warmup_messages = 1000;
+    std::string error;
+    const auto rep = run_pipeline(cfg, error);
+    ASSERT_TRUE(error.empty()) << error;
+    EXPECT_EQ(rep.events, 300'000U);
+    if (drop) {
+      EXPECT_GT(rep.dropped, 0U);
+      EXPECT_EQ(rep.processed + rep.dropped, rep.events);  // every event either handled or counted as dropped
+    } else {
+      EXPECT_EQ(rep.dropped, 0U);
+      EXPECT_EQ(rep.processed, rep.events);
+      EXPECT_GT(rep.backpressure_ns, 100e6);  // the feed waited through most of the stall
+    }
+  }
 }

@@ -52,24 +52,39 @@ void shift_times(infra::Event& ev, std::int64_t offset_ms) noexcept {
   }
 }
 
-// Span of event time covered by a frame set, in ms, rounded up to whole
-// minutes so bars line up lap after lap.
-std::int64_t lap_span_ms(const feed::FrameSet& frames) {
+// Set-up pass over the frames in memory (io thread, before the clock
+// starts): interns every symbol they name, in order of appearance, so the
+// hot threads only ever look ids up, and measures the span of event time
+// they cover, rounded up to whole minutes, so laps line up bars.
+struct Prescan {
+  std::int64_t span_ms = 0;
+  std::vector<std::int64_t> time_ns;  // per frame: recorder receive time, else event time, else the previous
+};
+Prescan prescan(const feed::FrameSet& frames, infra::SymbolTable& symbols, bool want_times) {
   feed::BinanceParser parser;
   feed::Message m;
-  std::int64_t lo = INT64_MAX, hi = INT64_MIN;
+  Prescan p;
+  if (want_times) p.time_ns.resize(frames.size());
+  std::int64_t lo = INT64_MAX, hi = INT64_MIN, last_ns = 0;
   for (std::size_t i = 0; i < frames.size(); ++i) {
     const auto f = frames.frame(i);
-    if (parser.parse(f.data(), f.size(), m) != feed::RejectReason::none) continue;
+    const bool ok = parser.parse(f.data(), f.size(), m) == feed::RejectReason::none;
+    if (want_times) {
+      std::int64_t t = frames.frames()[i].recv_time_ns;
+      if (t < 0) t = ok && m.E > 0 ? m.E * 1'000'000 : last_ns;
+      p.time_ns[i] = last_ns = t;
+    }
+    if (!ok) continue;
+    const std::string_view sym = m.symbol.empty() ? frames.frames()[i].symbol_hint : m.symbol;
+    if (!sym.empty() && !symbols.frozen()) (void)symbols.intern(sym);
     std::int64_t t = m.E;
     if (m.type == feed::MessageType::trade || m.type == feed::MessageType::agg_trade) t = m.T;
     if (t <= 0) continue;
     lo = std::min(lo, t);
     hi = std::max(hi, t);
   }
-  if (lo > hi) return 0;
-  const std::int64_t span = hi - lo + 1;
-  return (span + 59'999) / 60'000 * 60'000 + 60'000;
+  if (lo <= hi) p.span_ms = (hi - lo + 1 + 59'999) / 60'000 * 60'000 + 60'000;
+  return p;
 }
 
 }  // namespace
@@ -117,34 +132,31 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     }
   }
   if (!cfg.symbols.empty()) symbols.freeze();
-  const std::int64_t span_ms = lap_span_ms(frames);
-  if (cfg.max_symbols == 0 || cfg.max_symbols > infra::SymbolTable::kMaxSymbols) {
-    error = fmt::format("max symbols must be 1..{}", infra::SymbolTable::kMaxSymbols);
+  const bool paced = cfg.feed == PipelineConfig::Feed::replay && cfg.replay_speed > 0;
+  Prescan scan = prescan(frames, symbols, paced);
+  const std::int64_t span_ms = scan.span_ms;
+  symbols.freeze();  // every symbol is known now; the hot path only looks ids up
+  if (symbols.size() > cfg.max_symbols) {
+    error = fmt::format("{} symbols, more than the {} this run allows", symbols.size(), cfg.max_symbols);
     return {};
   }
 
-  // Pacing for replays at recorded speed: per-frame due time in ns from the
-  // first frame, from the recorder's receive time or else the event time.
+  // Pacing at the recorded speed: each frame's due time, in ns after the first.
   std::vector<std::int64_t> due_ns;
-  if (cfg.feed == PipelineConfig::Feed::replay && cfg.replay_speed > 0) {
-    feed::BinanceParser parser;
-    feed::Message m;
+  if (paced) {
     due_ns.resize(frames.size());
-    std::int64_t first = -1, last = 0;
+    std::int64_t first = -1;
     for (std::size_t i = 0; i < frames.size(); ++i) {
-      std::int64_t t = frames.frames()[i].recv_time_ns;
-      if (t < 0) {
-        const auto f = frames.frame(i);
-        t = (parser.parse(f.data(), f.size(), m) == feed::RejectReason::none && m.E > 0) ? m.E * 1'000'000 : last;
-      }
+      const std::int64_t t = scan.time_ns[i];
       if (first < 0 && t > 0) first = t;
-      last = std::max(last, t);
-      due_ns[i] = first < 0 ? 0 : static_cast<std::int64_t>(static_cast<double>(std::max<std::int64_t>(0, t - first)) / cfg.replay_speed);
+      due_ns[i] = first < 0 ? 0
+                            : static_cast<std::int64_t>(static_cast<double>(std::max<std::int64_t>(0, t - first)) /
+                                                        cfg.replay_speed);
     }
   }
 
   auto ring = std::make_unique<Ring>();
-  auto market = std::make_unique<strategy::MarketState>(cfg.max_symbols);
+  auto market = std::make_unique<strategy::MarketState>(symbols.size());
   auto handler = std::make_unique<feed::FeedHandler>(symbols);
   auto fstats = std::make_unique<FeedThreadStats>();
   auto sstats = std::make_unique<StrategyThreadStats>();

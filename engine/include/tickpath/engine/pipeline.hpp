@@ -42,7 +42,7 @@ struct PipelineConfig {
   double replay_speed = 0;             // 0: as fast as possible; 1: recorded pace; 10: ten times faster
   feed::SyntheticConfig synthetic{};
   std::size_t synthetic_render_cap = 1'000'000;  // frames rendered ahead; longer runs replay them in laps
-  std::size_t max_symbols = 256;
+  std::size_t max_symbols = infra::SymbolTable::kMaxSymbols;  // a set-up error past this
   bool progress = true;                // a line on stderr every second
   HotThreadHooks hooks{};
 };

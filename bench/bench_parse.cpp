@@ -76,24 +76,35 @@ struct Sink {
   }
 };
 
-// --- tickpath ---
-void BM_Tickpath(benchmark::State& state) {
-  const Sample& s = samples()[static_cast<std::size_t>(state.range(0))];
-  const std::string buf = padded(s.frame);
-  auto parser = std::make_unique<BinanceParser>();
-  Message m;
+// Times `parse_one()` once per iteration with the TSC and reports rate and
+// per-frame percentiles; every contender goes through this same loop.
+template <typename ParseOne>
+void run_timed(benchmark::State& state, const Sample& s, ParseOne&& parse_one) {
   tickpath::infra::LatencyHistogram h;
   const auto& clk = tickpath::bench::clock();
   for (auto _ : state) {
     const auto t0 = clk.now();
-    auto r = parser->parse(buf.data(), s.frame.size(), m);
-    benchmark::DoNotOptimize(r);
-    benchmark::DoNotOptimize(m);
+    parse_one();
     h.record(clk.delta_ns(t0, clk.now()));
   }
   state.SetLabel(s.name);
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * s.frame.size()));
   tickpath::bench::report_percentiles(state, h);
+}
+
+const Sample& sample_of(const benchmark::State& state) { return samples()[static_cast<std::size_t>(state.range(0))]; }
+
+// --- tickpath ---
+void BM_Tickpath(benchmark::State& state) {
+  const Sample& s = sample_of(state);
+  const std::string buf = padded(s.frame);
+  auto parser = std::make_unique<BinanceParser>();
+  Message m;
+  run_timed(state, s, [&] {
+    auto r = parser->parse(buf.data(), s.frame.size(), m);
+    benchmark::DoNotOptimize(r);
+    benchmark::DoNotOptimize(m);
+  });
 }
 
 // --- plain On-Demand: visit every field, from_chars every string number ---
@@ -143,25 +154,18 @@ void visit_od(od::value v, Sink& sink) {
   }
 }
 void BM_OnDemandFromChars(benchmark::State& state) {
-  const Sample& s = samples()[static_cast<std::size_t>(state.range(0))];
+  const Sample& s = sample_of(state);
   const std::string buf = padded(s.frame);
   od::parser parser;
   Sink sink;
-  tickpath::infra::LatencyHistogram h;
-  const auto& clk = tickpath::bench::clock();
-  for (auto _ : state) {
-    const auto t0 = clk.now();
+  run_timed(state, s, [&] {
     od::document doc;
     if (!parser.iterate(buf.data(), s.frame.size(), buf.size()).get(doc)) {
       od::object o;
       if (!doc.get_object().get(o)) visit_od_object(o, sink);
     }
     benchmark::DoNotOptimize(sink);
-    h.record(clk.delta_ns(t0, clk.now()));
-  }
-  state.SetLabel(s.name);
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * s.frame.size()));
-  tickpath::bench::report_percentiles(state, h);
+  });
 }
 
 // --- simdjson DOM ---
@@ -198,22 +202,15 @@ void visit_dom(simdjson::dom::element e, Sink& sink) {
   }
 }
 void BM_SimdjsonDom(benchmark::State& state) {
-  const Sample& s = samples()[static_cast<std::size_t>(state.range(0))];
+  const Sample& s = sample_of(state);
   const std::string buf = padded(s.frame);
   simdjson::dom::parser parser;
   Sink sink;
-  tickpath::infra::LatencyHistogram h;
-  const auto& clk = tickpath::bench::clock();
-  for (auto _ : state) {
-    const auto t0 = clk.now();
+  run_timed(state, s, [&] {
     simdjson::dom::element root;
     if (!parser.parse(buf.data(), s.frame.size(), false).get(root)) visit_dom(root, sink);
     benchmark::DoNotOptimize(sink);
-    h.record(clk.delta_ns(t0, clk.now()));
-  }
-  state.SetLabel(s.name);
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * s.frame.size()));
-  tickpath::bench::report_percentiles(state, h);
+  });
 }
 
 // --- nlohmann::json ---
@@ -229,20 +226,13 @@ void visit_nl(const nlohmann::json& j, Sink& sink) {
   }
 }
 void BM_Nlohmann(benchmark::State& state) {
-  const Sample& s = samples()[static_cast<std::size_t>(state.range(0))];
+  const Sample& s = sample_of(state);
   Sink sink;
-  tickpath::infra::LatencyHistogram h;
-  const auto& clk = tickpath::bench::clock();
-  for (auto _ : state) {
-    const auto t0 = clk.now();
+  run_timed(state, s, [&] {
     const auto j = nlohmann::json::parse(s.frame, nullptr, false);
     visit_nl(j, sink);
     benchmark::DoNotOptimize(sink);
-    h.record(clk.delta_ns(t0, clk.now()));
-  }
-  state.SetLabel(s.name);
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * s.frame.size()));
-  tickpath::bench::report_percentiles(state, h);
+  });
 }
 
 void kinds(benchmark::internal::Benchmark* b) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: Release build with tests, then the same tests under
-# AddressSanitizer + UndefinedBehaviorSanitizer. Exits non-zero on any failure.
+# AddressSanitizer + UndefinedBehaviorSanitizer, then the threaded tests under
+# ThreadSanitizer. Exits non-zero on any failure.
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 jobs="$(nproc)"
 
@@ -12,3 +13,8 @@ echo "== ASan + UBSan build and tests"
 tickpath_build asan RelWithDebInfo -DTICKPATH_SANITIZE=ON -DTICKPATH_BENCH=OFF
 (cd "$TICKPATH_ROOT/build/asan" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --output-on-failure -j "$jobs")
+
+echo "== ThreadSanitizer build and the threaded tests"
+tickpath_build tsan RelWithDebInfo -DTICKPATH_TSAN=ON -DTICKPATH_BENCH=OFF -- infra_tests engine_tests tickpath
+(cd "$TICKPATH_ROOT/build/tsan" && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+  ctest --output-on-failure -j "$jobs" -R 'SpscRing|LatencyHistogram|Pipeline_')

@@ -183,6 +183,7 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     const std::uint64_t t0 = clock.now();
     t_start.store(t0);
     bool warmed = cfg.hooks.after_warmup == nullptr;
+    bool seen_full = false;
     while (target == 0 || fed < target) {
       if ((fed & 1023) == 0) {
         if (stop != nullptr && stop->load(std::memory_order_relaxed)) break;
@@ -213,6 +214,8 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
       ev.parsed_tick = clock.now();
       fstats->parse.record(clock.delta_ns(rx, ev.parsed_tick));
       if (!ring->try_push(ev)) {
+        if (!seen_full && cfg.hooks.ring_full != nullptr) cfg.hooks.ring_full(cfg.hooks.ctx);
+        seen_full = true;
         if (cfg.drop_on_full) {
           fstats->dropped.add(1);
         } else {

@@ -27,6 +27,8 @@ enum class HotThread : std::uint8_t { feed, strategy };
 // std::function on this path.
 struct HotThreadHooks {
   void (*after_warmup)(HotThread, void* ctx) = nullptr;
+  // Called by the feed thread the first time it finds the ring full.
+  void (*ring_full)(void* ctx) = nullptr;
   void* ctx = nullptr;
   std::uint64_t warmup_messages = 1000;
 };

@@ -6,7 +6,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 tickpath_build release Release -- bench_parse bench_ring
 commit="$(git -C "$TICKPATH_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-dirty="$(git -C "$TICKPATH_ROOT" status --porcelain 2>/dev/null | grep -q . && echo "+dirty" || true)"
+dirty="$(git -C "$TICKPATH_ROOT" status --porcelain -- . ":!bench/results" 2>/dev/null | grep -q . && echo "+dirty" || true)"
 out="$TICKPATH_ROOT/bench/results"
 mkdir -p "$out"
 stamp="$(date -u +%Y-%m-%dT%H%M%SZ)"

@@ -304,7 +304,6 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
 
   auto add_stage = [&](const char* name, const infra::HistogramSnapshot& h) {
     rep.stages.push_back({name, h.summary()});
-    rep.histograms.emplace_back(name, h);
   };
   add_stage("parse", fstats->parse.snapshot());
   add_stage("queue", sstats->queue.snapshot());

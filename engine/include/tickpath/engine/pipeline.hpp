@@ -83,7 +83,6 @@ struct RunReport {
   std::vector<std::string> warnings;
   std::vector<StageSummary> stages;
   std::vector<SymbolSummary> symbols;
-  std::vector<std::pair<std::string, infra::HistogramSnapshot>> histograms;
 
   [[nodiscard]] std::string to_json() const;
   [[nodiscard]] std::string to_table() const;

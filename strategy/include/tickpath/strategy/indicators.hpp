@@ -116,21 +116,21 @@ class RsiWilder {
  public:
   explicit RsiWilder(int n) noexcept : n_(n < 1 ? 1 : n) {}
   double update(double x) noexcept {
-    value_ = step(x, gain_, loss_, count_, true);
+    value_ = step(x, gain_, loss_, count_);
     prev_ = x;
     ++count_;
     return value_;
   }
   [[nodiscard]] double peek(double x) const noexcept {
     double g = gain_, l = loss_;
-    return step(x, g, l, count_, false);
+    return step(x, g, l, count_);
   }
   [[nodiscard]] double value() const noexcept { return value_; }
   [[nodiscard]] int lookback() const noexcept { return n_; }
 
  private:
   // count = values seen before x.
-  double step(double x, double& gain, double& loss, int count, bool) const noexcept {
+  double step(double x, double& gain, double& loss, int count) const noexcept {
     if (count == 0) return kNaN;
     const double change = x - prev_;
     if (count <= n_) {

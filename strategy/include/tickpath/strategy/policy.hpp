@@ -1,0 +1,68 @@
+// Policy: the PPO policy's forward pass on the hot path. Raw observation in
+// (VecNormalize applied from the model's frozen statistics), action
+// probabilities, the chosen action, its confidence and the value estimate
+// out. Back-ends: a scalar reference in double precision, hand-vectorized
+// AVX2+FMA and AVX-512 kernels (weights pre-packed at construction), picked
+// by CPU at run time unless asked for by name.
+//
+// Contract: construction allocates and packs; forward() never allocates,
+// locks or throws. An observation with a NaN or infinite value never reaches
+// the network: forward() returns false, counts it, and the output is HOLD
+// (action 0) with confidence 0. One Policy per thread (it owns scratch).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tickpath/strategy/policy_model.hpp"
+
+namespace tickpath::strategy {
+
+enum class PolicyBackend : std::uint8_t { scalar, avx2, avx512 };
+const char* to_string(PolicyBackend b) noexcept;
+// "scalar", "avx2", "avx512" or "auto" (the best this CPU runs); false if unknown.
+bool parse_policy_backend(const std::string& name, PolicyBackend& out) noexcept;
+bool cpu_supports(PolicyBackend b) noexcept;
+PolicyBackend best_policy_backend() noexcept;
+
+struct PolicyOutput {
+  std::array<float, kMaxActions> probs{};
+  float value = 0.0f;
+  std::uint8_t action = 0;  // 0 HOLD, 1 BUY, 2 SELL in the trading layout
+  float confidence = 0.0f;  // probs[action]
+};
+
+class Policy {
+ public:
+  // Fails (returns nullptr, sets error) when the CPU lacks the back-end.
+  static std::unique_ptr<Policy> create(const PolicyModel& model, PolicyBackend backend, std::string& error);
+  ~Policy();
+  Policy(const Policy&) = delete;
+  Policy& operator=(const Policy&) = delete;
+
+  [[nodiscard]] bool forward(const float* raw_obs, PolicyOutput& out) noexcept;
+
+  [[nodiscard]] PolicyBackend backend() const noexcept { return backend_; }
+  [[nodiscard]] std::uint32_t n_obs() const noexcept { return model_.n_obs; }
+  [[nodiscard]] std::uint32_t n_actions() const noexcept { return model_.n_actions; }
+  [[nodiscard]] std::uint64_t non_finite_inputs() const noexcept { return non_finite_; }
+  [[nodiscard]] const PolicyModel& model() const noexcept { return model_; }
+
+ private:
+  Policy(const PolicyModel& model, PolicyBackend backend);
+  void forward_scalar(const double* x, double* logits, double& value) const noexcept;
+
+  PolicyModel model_;
+  PolicyBackend backend_;
+  struct Packed;
+  std::unique_ptr<Packed> packed_;
+  std::uint64_t non_finite_ = 0;
+};
+
+// Softmax of n logits into probs (max-subtracted, float); returns argmax.
+std::uint8_t softmax_argmax(const float* logits, std::uint32_t n, float* probs) noexcept;
+
+}  // namespace tickpath::strategy

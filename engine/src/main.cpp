@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 
 #include <atomic>
+#include <charconv>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -16,6 +18,8 @@
 #include "tickpath/feed/synthetic.hpp"
 #include "tickpath/strategy/indicator_set.hpp"
 #include "tickpath/strategy/kline_csv.hpp"
+#include "tickpath/strategy/policy.hpp"
+#include "tickpath/strategy/policy_model.hpp"
 
 namespace {
 
@@ -180,6 +184,74 @@ int cmd_indicators(const std::string& path, const std::string& out_path) {
   return 0;
 }
 
+const char* action_name(std::uint32_t a, std::uint32_t n) {
+  static const char* names[] = {"HOLD", "BUY", "SELL"};
+  return n == 3 && a < 3 ? names[a] : nullptr;
+}
+
+int cmd_init_model(std::uint64_t seed, const std::string& out) {
+  const auto m = tickpath::strategy::PolicyModel::init_orthogonal(seed);
+  std::string error;
+  if (!tickpath::strategy::save_policy_model(out, m, error)) return fail(error);
+  std::fprintf(stderr, "wrote an untrained 13-64-64-3 policy (orthogonal init, seed %llu) to %s\n",
+               static_cast<unsigned long long>(seed), out.c_str());
+  return 0;
+}
+
+int cmd_infer(const std::string& model_path, const std::string& input, const std::string& backend_name) {
+  using namespace tickpath::strategy;
+  PolicyModel model;
+  std::string error;
+  if (!load_policy_model(model_path, model, error)) return fail(error);
+  PolicyBackend backend;
+  if (!parse_policy_backend(backend_name, backend)) return fail("--backend must be auto, scalar, avx2 or avx512");
+  auto policy = Policy::create(model, backend, error);
+  if (!policy) return fail(error);
+  std::ifstream in(input);
+  if (!in) return fail("cannot open " + input);
+  const std::uint32_t n = model.n_obs, na = model.n_actions;
+  std::string header;
+  for (std::uint32_t a = 0; a < na; ++a) {
+    const char* nm = action_name(a, na);
+    header += fmt::format("p_{},", nm ? std::string(nm) : std::to_string(a));
+  }
+  for (auto& c : header)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  std::string out = header + "value,action,confidence\n";
+  std::vector<float> obs(n);
+  std::string line;
+  std::size_t line_no = 0;
+  PolicyOutput o;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    std::vector<std::string> cells = split_list(line + ",");
+    // a header line (any cell that is not a number) is skipped
+    bool numeric = cells.size() == n;
+    for (std::uint32_t i = 0; numeric && i < n; ++i) {
+      const auto& c = cells[i];
+      float v = 0;
+      const auto r = std::from_chars(c.data(), c.data() + c.size(), v);
+      if (c == "nan" || c == "NaN") v = std::nanf(""), numeric = true;
+      else if (c == "inf" || c == "-inf") v = c[0] == '-' ? -INFINITY : INFINITY;
+      else if (r.ec != std::errc{} || r.ptr != c.data() + c.size()) numeric = false;
+      obs[i] = v;
+    }
+    if (!numeric) {
+      if (line_no == 1) continue;
+      return fail(fmt::format("{}:{}: expected {} numbers, got '{}'", input, line_no, n, line.substr(0, 80)));
+    }
+    const bool ok = policy->forward(obs.data(), o);
+    for (std::uint32_t a = 0; a < na; ++a) out += fmt::format("{:.9g},", o.probs[a]);
+    const char* nm = action_name(o.action, na);
+    out += fmt::format("{:.9g},{},{:.9g}{}\n", o.value, nm ? std::string(nm) : std::to_string(o.action), o.confidence,
+                       ok ? "" : ",non_finite_input");
+  }
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -229,6 +301,18 @@ int main(int argc, char** argv) {
   ind->add_option("--klines", klines, "kline CSV (data.binance.vision or with a header)")->required();
   ind->add_option("--out", ind_out, "output file ('-' for stdout)")->capture_default_str();
 
+  auto* init = app.add_subcommand("init-model", "write an untrained policy model (SB3 orthogonal init, seeded)");
+  std::uint64_t init_seed = 1;
+  std::string init_out;
+  init->add_option("--seed", init_seed, "seed")->capture_default_str();
+  init->add_option("--out", init_out, "model file to write")->required();
+
+  auto* infer = app.add_subcommand("infer", "run the policy over rows of raw observations and print CSV");
+  std::string model_path, infer_input, backend = "auto";
+  infer->add_option("--model", model_path, "policy model file")->required();
+  infer->add_option("--input", infer_input, "CSV of raw (un-normalised) observations, one row each")->required();
+  infer->add_option("--backend", backend, "auto | scalar | avx2 | avx512")->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -238,5 +322,7 @@ int main(int argc, char** argv) {
   if (*parse) return cmd_parse(parse_path, parse_limit, strict);
   if (*gen) return cmd_gen(gen_symbols, gen_messages, gen_seed, gen_rate, gen_bursty, gen_out);
   if (*ind) return cmd_indicators(klines, ind_out);
+  if (*init) return cmd_init_model(init_seed, init_out);
+  if (*infer) return cmd_infer(model_path, infer_input, backend);
   return 2;
 }

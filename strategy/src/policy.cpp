@@ -189,9 +189,7 @@ bool Policy::forward(const float* raw, PolicyOutput& out) noexcept {
   for (std::uint32_t i = 0; i < n; ++i) {
     if (!std::isfinite(raw[i])) {
       ++non_finite_;
-      out = PolicyOutput{};
-      out.probs[0] = 1.0f;  // HOLD, with no confidence in it
-      out.confidence = 0.0f;
+      out = PolicyOutput{};  // HOLD, no probabilities, no confidence
       return false;
     }
   }

@@ -1,0 +1,101 @@
+// The policy forward pass at batch 1 (SB3 PPO MlpPolicy layout, 13-64-64,
+// separate policy and value networks, 3 actions): each tickpath back-end
+// beside a plain float loop over the row-major torch layout (what a
+// straightforward C++ port does; the compiler vectorises it as it can).
+// The FMA lower bound, printed as a counter, is the multiply-adds of the
+// two networks divided by what two 16-lane FMA ports retire per cycle.
+#include <cmath>
+#include <memory>
+#include <random>
+
+#include "bench_common.hpp"
+#include "tickpath/strategy/policy.hpp"
+
+namespace {
+
+using namespace tickpath::strategy;
+
+const PolicyModel& model() {
+  static const PolicyModel m = PolicyModel::init_orthogonal(42);
+  return m;
+}
+
+std::vector<std::vector<float>> observations() {
+  std::mt19937_64 rng(1);
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  std::vector<std::vector<float>> out(256, std::vector<float>(13));
+  for (auto& o : out)
+    for (auto& v : o) v = d(rng);
+  return out;
+}
+
+double fma_lower_bound_ns() {
+  const auto& m = model();
+  const double macs = 2.0 * (double(m.n_obs) * m.h1 + double(m.h1) * m.h2) + double(m.h2) * (m.n_actions + 1);
+  return macs / (2.0 * 16.0) / tickpath::bench::clock().ticks_per_ns();
+}
+
+void BM_Policy(benchmark::State& state) {
+  const auto backend = static_cast<PolicyBackend>(state.range(0));
+  if (!cpu_supports(backend)) {
+    state.SkipWithError("CPU lacks this back-end");
+    return;
+  }
+  std::string err;
+  auto p = Policy::create(model(), backend, err);
+  const auto obs = observations();
+  PolicyOutput out;
+  tickpath::infra::LatencyHistogram h;
+  const auto& clk = tickpath::bench::clock();
+  std::size_t i = 0;
+  for (auto _ : state) {
+    const auto t0 = clk.now();
+    const bool ok = p->forward(obs[i++ & 255].data(), out);
+    benchmark::DoNotOptimize(ok);
+    benchmark::DoNotOptimize(out);
+    h.record(clk.delta_ns(t0, clk.now()));
+  }
+  state.SetLabel(to_string(backend));
+  state.counters["fma_lower_bound_ns"] = fma_lower_bound_ns();
+  tickpath::bench::report_percentiles(state, h);
+}
+
+// Anchor: the straightforward float loop over torch's [out][in] layout.
+void dense(const DenseLayer& l, const float* x, float* y, bool act) {
+  for (std::uint32_t o = 0; o < l.out; ++o) {
+    float s = l.b[o];
+    for (std::uint32_t i = 0; i < l.in; ++i) s += l.w[o * l.in + i] * x[i];
+    y[o] = act ? std::tanh(s) : s;
+  }
+}
+void BM_PlainLoop(benchmark::State& state) {
+  const auto& m = model();
+  const auto obs = observations();
+  float h1[64], h2[64], v1[64], v2[64], logits[3], value, probs[3];
+  tickpath::infra::LatencyHistogram h;
+  const auto& clk = tickpath::bench::clock();
+  std::size_t i = 0;
+  for (auto _ : state) {
+    const auto t0 = clk.now();
+    const float* x = obs[i++ & 255].data();
+    dense(m.pi1, x, h1, true);
+    dense(m.pi2, h1, h2, true);
+    dense(m.vf1, x, v1, true);
+    dense(m.vf2, v1, v2, true);
+    dense(m.action, h2, logits, false);
+    dense(m.value, v2, &value, false);
+    const auto a = softmax_argmax(logits, 3, probs);
+    benchmark::DoNotOptimize(a);
+    benchmark::DoNotOptimize(value);
+    h.record(clk.delta_ns(t0, clk.now()));
+  }
+  state.SetLabel("plain float loop");
+  state.counters["fma_lower_bound_ns"] = fma_lower_bound_ns();
+  tickpath::bench::report_percentiles(state, h);
+}
+
+}  // namespace
+
+BENCHMARK(BM_Policy)->Arg(0)->Arg(1)->Arg(2);
+BENCHMARK(BM_PlainLoop);
+TICKPATH_BENCHMARK_MAIN()

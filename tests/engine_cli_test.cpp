@@ -4,6 +4,8 @@
 #include <array>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <cmath>
+#include <sstream>
 #include <string>
 
 #include "support/test_data.hpp"
@@ -157,4 +159,36 @@ TEST(Cli_Gen, GeneratedFileReplaysCleanly) {
   EXPECT_NE(r.out.find("frames 20000  events 20000  processed 20000  rejects 0  dropped 0  depth gaps 0"),
             std::string::npos)
       << r.out;
+}
+
+TEST(Cli_Infer, BackendsAgreeAndNonFiniteRowsHold) {
+  const std::string model = ::testing::TempDir() + "cli_model.tpp";
+  const std::string obs = ::testing::TempDir() + "cli_obs.csv";
+  ASSERT_EQ(run("init-model --seed 9 --out " + model + " 2>/dev/null").status, 0);
+  FILE* f = fopen(obs.c_str(), "w");
+  fputs("r1,r5,r15,vol,relvol,rsi,macd,sig,hist,pctb,width,pos,upnl\n", f);
+  for (int i = 0; i < 50; ++i) {
+    for (int k = 0; k < 13; ++k) fprintf(f, "%s%g", k ? "," : "", std::sin(i * 13 + k) * (k == 4 ? 3 : 1));
+    fputs("\n", f);
+  }
+  fputs("0,0,0,0,1,0.5,0,0,0,0.5,0.01,0,nan\n", f);
+  fclose(f);
+  const auto scalar = lines(run("infer --model " + model + " --input " + obs + " --backend scalar").out);
+  const auto best = lines(run("infer --model " + model + " --input " + obs).out);
+  ASSERT_EQ(scalar.size(), 52U);
+  ASSERT_EQ(best.size(), 52U);
+  EXPECT_EQ(scalar[0], "p_hold,p_buy,p_sell,value,action,confidence");
+  for (std::size_t i = 1; i < 51; ++i) {
+    std::stringstream a(scalar[i]), b(best[i]);
+    std::string x, y;
+    for (int col = 0; col < 6; ++col) {
+      std::getline(a, x, ','), std::getline(b, y, ',');
+      if (col == 4) continue;  // action name: may differ only on a near-tie, which the probabilities show
+      EXPECT_NEAR(std::stod(x), std::stod(y), 1e-5) << "row " << i << " col " << col;
+    }
+  }
+  EXPECT_EQ(scalar[51], "0,0,0,0,HOLD,0,non_finite_input");
+  const auto bad = run("infer --model " + obs + " --input " + obs + " 2>&1");
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_NE(bad.out.find("not a tickpath policy model"), std::string::npos) << bad.out;
 }

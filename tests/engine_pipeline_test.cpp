@@ -184,3 +184,58 @@ TEST(Pipeline_FullRing, WaitsAndCountsBackpressureOrDropsAndCounts) {
     }
   }
 }
+
+TEST(Pipeline_Policy, SignalsOnEveryTradeWithStagesAndNoHotAllocation) {
+  const std::string model = ::testing::TempDir() + "untrained.tpp";
+  std::string error;
+  ASSERT_TRUE(tickpath::strategy::save_policy_model(model, tickpath::strategy::PolicyModel::init_orthogonal(5), error));
+  for (const char* backend : {"scalar", "auto"}) {
+    PipelineConfig cfg;
+    cfg.feed = PipelineConfig::Feed::synthetic;
+    cfg.synthetic.symbols = {"BTCUSDT", "ETHUSDT"};
+    cfg.synthetic.rate_per_s = 50;  // 300,000 frames = 100 minutes of market: past the 35-bar warm-up
+    cfg.messages = 300'000;
+    cfg.progress = false;
+    cfg.model_path = model;
+    cfg.policy_backend = backend;
+    cfg.hooks.after_warmup = &start_counting;
+    cfg.hooks.warmup_messages = 1000;
+    g_hot_threads_counting = 0;
+    const auto before = tickpath::test::counted_allocations();
+    const auto rep = run_pipeline(cfg, error);
+    ASSERT_TRUE(error.empty()) << error;
+    EXPECT_EQ(tickpath::test::counted_allocations() - before, 0U) << "allocations on a hot thread, " << backend;
+    ASSERT_FALSE(rep.policy_backend.empty());
+    EXPECT_GT(rep.signals, 0U);
+    EXPECT_EQ(rep.signal_drops, 0U);
+    EXPECT_EQ(rep.non_finite_observations, 0U);
+    EXPECT_EQ(rep.signals_by_action[0] + rep.signals_by_action[1] + rep.signals_by_action[2], rep.signals);
+    std::uint64_t per_symbol = 0;
+    for (const auto& s : rep.symbols) per_symbol += s.signals;
+    EXPECT_EQ(per_symbol, rep.signals);
+    std::uint64_t policy_runs = 0, t2s = 0;
+    for (const auto& s : rep.stages) {
+      if (s.name == "policy") policy_runs = s.p.count;
+      if (s.name == "tick_to_signal") t2s = s.p.count;
+    }
+    EXPECT_EQ(policy_runs, rep.signals + rep.policy_warmup_skips);
+    EXPECT_EQ(t2s, rep.signals);
+    const std::string j = rep.to_json();
+    EXPECT_NE(j.find("\"tick_to_signal\":{"), std::string::npos);
+    EXPECT_NE(j.find("\"policy\":{\"backend\""), std::string::npos);
+  }
+}
+
+TEST(Pipeline_Policy, BadModelIsASetupError) {
+  PipelineConfig cfg;
+  cfg.model_path = "/nonexistent/model.tpp";
+  cfg.progress = false;
+  std::string error;
+  run_pipeline(cfg, error);
+  EXPECT_NE(error.find("cannot open model /nonexistent/model.tpp"), std::string::npos) << error;
+  const std::string wrong = ::testing::TempDir() + "wrong_shape.tpp";
+  ASSERT_TRUE(tickpath::strategy::save_policy_model(wrong, tickpath::strategy::PolicyModel::init_orthogonal(1, 7), error));
+  cfg.model_path = wrong;
+  run_pipeline(cfg, error);
+  EXPECT_NE(error.find("reads 7 observations"), std::string::npos) << error;
+}

@@ -55,7 +55,8 @@ bool write_file(const std::string& path, const std::string& text, std::string& e
 
 int cmd_run(const std::string& feed, const std::string& symbols, std::uint64_t messages, double duration,
             const std::string& cpus, const std::string& report, double speed, bool drop, std::uint64_t seed,
-            double rate, bool bursty, bool quiet) {
+            double rate, bool bursty, bool quiet, const std::string& model, const std::string& backend,
+            const std::string& policy_on) {
   tickpath::engine::PipelineConfig cfg;
   if (feed == "synthetic") {
     cfg.feed = tickpath::engine::PipelineConfig::Feed::synthetic;
@@ -74,6 +75,11 @@ int cmd_run(const std::string& feed, const std::string& symbols, std::uint64_t m
   cfg.synthetic.rate_per_s = rate;
   cfg.synthetic.bursty = bursty;
   cfg.progress = !quiet;
+  cfg.model_path = model;
+  cfg.policy_backend = backend;
+  if (policy_on == "trade") cfg.policy_on = tickpath::engine::PipelineConfig::PolicyOn::trade;
+  else if (policy_on == "bar") cfg.policy_on = tickpath::engine::PipelineConfig::PolicyOn::bar;
+  else return fail("--policy-on must be 'trade' or 'bar', not '" + policy_on + "'");
   if (!cpus.empty()) {
     const auto parts = split_list(cpus);
     if (parts.size() != 2) return fail("--cpus takes FEED,STRATEGY core numbers, e.g. --cpus 0,1");
@@ -275,6 +281,11 @@ int main(int argc, char** argv) {
   run->add_option("--rate", rate, "synthetic frames per second of event time (market activity, not wall pace)")->capture_default_str();
   run->add_flag("--bursty", bursty, "synthetic feed arrives in bursts");
   run->add_flag("--quiet", quiet, "no progress line on stderr");
+  std::string run_model, run_backend = "auto", policy_on = "trade";
+  run->add_option("--model", run_model, "policy model file: adds the policy and signal stages");
+  run->add_option("--backend", run_backend, "policy back-end: auto | scalar | avx2 | avx512")->capture_default_str();
+  run->add_option("--policy-on", policy_on, "run the policy on every trade (forming bar) or on each closed bar")
+      ->capture_default_str();
 
   auto* parse = app.add_subcommand("parse", "print one JSON object per frame of FILE, as tickpath reads it");
   std::string parse_path;
@@ -318,7 +329,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  if (*run) return cmd_run(feed, symbols, messages, duration, cpus, report, speed, drop, seed, rate, bursty, quiet);
+  if (*run)
+    return cmd_run(feed, symbols, messages, duration, cpus, report, speed, drop, seed, rate, bursty, quiet, run_model,
+                   run_backend, policy_on);
   if (*parse) return cmd_parse(parse_path, parse_limit, strict);
   if (*gen) return cmd_gen(gen_symbols, gen_messages, gen_seed, gen_rate, gen_bursty, gen_out);
   if (*ind) return cmd_indicators(klines, ind_out);

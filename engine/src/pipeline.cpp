@@ -11,6 +11,7 @@
 
 #include "tickpath/feed/feed_handler.hpp"
 #include "tickpath/infra/affinity.hpp"
+#include "tickpath/infra/signal.hpp"
 #include "tickpath/infra/spsc_ring.hpp"
 #include "tickpath/infra/tsc_clock.hpp"
 
@@ -19,6 +20,8 @@ namespace tickpath::engine {
 namespace {
 
 using Ring = infra::SpscRing<infra::Event, 1U << 16>;
+using SignalRing = infra::SpscRing<infra::Signal, 1U << 16>;
+constexpr int kWarmupBars = 35;  // MACD(12,26,9)'s first value is on bar 34
 
 // Counters a hot thread writes and the io thread reads, each on its own line.
 struct alignas(64) SharedCounter {
@@ -32,8 +35,8 @@ struct FeedThreadStats {
   SharedCounter dropped, backpressure_ticks, laps, frames_fed;
 };
 struct StrategyThreadStats {
-  infra::LatencyHistogram queue, indicators, end_to_end;
-  SharedCounter processed;
+  infra::LatencyHistogram queue, indicators, policy, signal, tick_to_signal, end_to_end;
+  SharedCounter processed, signals, signal_drops, warmup_skips;
 };
 
 // Shifts event times by whole laps of a looped frame set, so bars keep
@@ -98,6 +101,31 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
   rep.clock_overhead_ns = clock.overhead_ns();
   rep.tsc_ghz = clock.ticks_per_ns();
 
+  // ---- set-up (io thread): the policy first, so a bad model fails fast ----
+  std::unique_ptr<strategy::Policy> policy;
+  if (!cfg.model_path.empty()) {
+    strategy::PolicyModel model;
+    if (!strategy::load_policy_model(cfg.model_path, model, error)) return {};
+    if (model.n_obs != strategy::kFeatures) {
+      error = fmt::format("{}: the model reads {} observations; tickpath builds {}", cfg.model_path, model.n_obs,
+                          strategy::kFeatures);
+      return {};
+    }
+    if (model.n_actions != 3) {
+      error = fmt::format("{}: the model has {} actions; the trading layout is HOLD, BUY, SELL", cfg.model_path,
+                          model.n_actions);
+      return {};
+    }
+    strategy::PolicyBackend backend;
+    if (!strategy::parse_policy_backend(cfg.policy_backend, backend)) {
+      error = "policy back-end must be auto, scalar, avx2 or avx512, not '" + cfg.policy_backend + "'";
+      return {};
+    }
+    policy = strategy::Policy::create(model, backend, error);
+    if (!policy) return {};
+    rep.policy_backend = strategy::to_string(backend);
+    rep.model = cfg.model_path;
+  }
   // ---- set-up (io thread): frames in memory, symbols interned ----
   feed::FrameSet frames;
   infra::SymbolTable symbols;
@@ -155,7 +183,10 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     }
   }
 
+  const bool on_bar = cfg.policy_on == PipelineConfig::PolicyOn::bar;
+
   auto ring = std::make_unique<Ring>();
+  auto signals = std::make_unique<SignalRing>();
   auto market = std::make_unique<strategy::MarketState>(symbols.size());
   auto handler = std::make_unique<feed::FeedHandler>(symbols);
   auto fstats = std::make_unique<FeedThreadStats>();
@@ -236,13 +267,53 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     while (started.load() < 2) _mm_pause();
     bool warmed = cfg.hooks.after_warmup == nullptr;
     std::uint64_t processed = 0;
+    strategy::Observation obs{};
+    strategy::PolicyOutput out;
     auto on_event = [&](const infra::Event& ev) noexcept {
       const std::uint64_t dq = clock.now();
       sstats->queue.record(clock.delta_ns(ev.parsed_tick, dq));
-      market->on_event(ev);
-      const std::uint64_t done = clock.now();
-      sstats->indicators.record(clock.delta_ns(dq, done));
-      sstats->end_to_end.record(clock.delta_ns(ev.rx_tick, done));
+      const strategy::MarketUpdate u = market->on_event(ev);
+      const bool decide = policy && ev.symbol < market->capacity() && (on_bar ? u.bar_closed : u.price);
+      if (!decide) {
+        const std::uint64_t done = clock.now();
+        sstats->indicators.record(clock.delta_ns(dq, done));
+        sstats->end_to_end.record(clock.delta_ns(ev.rx_tick, done));
+        return;
+      }
+      // Position and PnL are 0 until the paper portfolio is wired in.
+      market->observe(ev.symbol, on_bar, 0.0, 0.0, obs);
+      const std::uint64_t features = clock.now();
+      sstats->indicators.record(clock.delta_ns(dq, features));
+      const bool ok = policy->forward(obs.data(), out);
+      const std::uint64_t decided = clock.now();
+      sstats->policy.record(clock.delta_ns(features, decided));
+      if (!ok && market->symbol(ev.symbol).features.bars() < kWarmupBars) {
+        sstats->warmup_skips.add(1);  // indicators still inside their lookback: no decision yet
+        sstats->end_to_end.record(clock.delta_ns(ev.rx_tick, decided));
+        return;
+      }
+      infra::Signal* sig = signals->try_claim();
+      if (sig != nullptr) {
+        const auto& st = market->symbol(ev.symbol);
+        sig->symbol = ev.symbol;
+        sig->action = static_cast<infra::SignalAction>(out.action);
+        sig->reason = ok ? infra::SignalReason::policy : infra::SignalReason::non_finite_input;
+        sig->confidence = out.confidence;
+        sig->value = out.value;
+        sig->price = on_bar ? st.indicators.last_closed().close : st.last_price;
+        sig->event_time_ms = st.last_time_ms;
+        sig->rx_tick = ev.rx_tick;
+        sig->features_tick = features;
+        sig->policy_tick = decided;
+        signals->publish();
+        sstats->signals.add(1);
+      } else {
+        sstats->signal_drops.add(1);
+      }
+      const std::uint64_t pushed = clock.now();
+      sstats->signal.record(clock.delta_ns(decided, pushed));
+      sstats->tick_to_signal.record(clock.delta_ns(ev.rx_tick, pushed));
+      sstats->end_to_end.record(clock.delta_ns(ev.rx_tick, pushed));
     };
     while (true) {
       const std::size_t got = ring->pop_batch(64, on_event);
@@ -261,24 +332,41 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     t_end = clock.now();
   });
 
-  // ---- io thread: progress ----
+  // ---- io thread: signals and progress ----
+  std::vector<SymbolSummary> per_symbol(symbols.size());
+  auto drain_signals = [&] {
+    signals->pop_batch(SignalRing::capacity, [&](const infra::Signal& sg) noexcept {
+      ++rep.signals;
+      ++rep.signals_by_action[static_cast<std::size_t>(sg.action) % 3];
+      if (sg.symbol < per_symbol.size()) {
+        auto& ps = per_symbol[sg.symbol];
+        ++ps.signals;
+        ps.has_signal = true;
+        ps.last_signal = sg;
+      }
+    });
+  };
   {
     auto next = std::chrono::steady_clock::now() + std::chrono::seconds(1);
     while (!feed_done.load(std::memory_order_acquire)) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      // Drained often enough that the signal ring cannot fill at full rate.
+      std::this_thread::sleep_for(std::chrono::milliseconds(policy ? 10 : 100));
+      drain_signals();
       if (!cfg.progress || std::chrono::steady_clock::now() < next) continue;
       next += std::chrono::seconds(1);
       const double el = clock.to_ns(clock.now() - t_start.load()) * 1e-9;
       const auto e2e = sstats->end_to_end.snapshot();
-      std::fprintf(stderr, "[%6.1fs] %llu frames  %.2fM/s  rejects %llu  dropped %llu  end_to_end p99 %.0f ns\n", el,
-                   static_cast<unsigned long long>(fstats->frames_fed.get()),
+      std::fprintf(stderr, "[%6.1fs] %llu frames  %.2fM/s  rejects %llu  dropped %llu  signals %llu  end_to_end p99 %.0f ns\n",
+                   el, static_cast<unsigned long long>(fstats->frames_fed.get()),
                    el > 0 ? static_cast<double>(fstats->frames_fed.get()) / el * 1e-6 : 0.0,
                    static_cast<unsigned long long>(handler->counters().rejects.load(std::memory_order_relaxed)),
-                   static_cast<unsigned long long>(fstats->dropped.get()), e2e.percentile(0.99));
+                   static_cast<unsigned long long>(fstats->dropped.get()),
+                   static_cast<unsigned long long>(sstats->signals.get()), e2e.percentile(0.99));
     }
   }
   feed_thread.join();
   strategy_thread.join();
+  drain_signals();
 
   // ---- report (io thread, after the join) ----
   if (!feed_pin_warning.empty()) rep.warnings.push_back(feed_pin_warning);
@@ -308,11 +396,19 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
   add_stage("parse", fstats->parse.snapshot());
   add_stage("queue", sstats->queue.snapshot());
   add_stage("indicators", sstats->indicators.snapshot());
+  if (policy) {
+    add_stage("policy", sstats->policy.snapshot());
+    add_stage("signal", sstats->signal.snapshot());
+    add_stage("tick_to_signal", sstats->tick_to_signal.snapshot());
+    rep.signal_drops = sstats->signal_drops.get();
+    rep.policy_warmup_skips = sstats->warmup_skips.get();
+    rep.non_finite_observations = policy->non_finite_inputs() - rep.policy_warmup_skips;
+  }
   add_stage("end_to_end", sstats->end_to_end.snapshot());
 
   for (std::size_t id = 0; id < symbols.size() && id < market->capacity(); ++id) {
     const auto& s = market->symbol(id);
-    SymbolSummary sum;
+    SymbolSummary sum = per_symbol[id];
     sum.name = std::string(symbols.name(static_cast<infra::SymbolId>(id)));
     sum.bar_source = strategy::to_string(s.source);
     sum.trades = s.trades;

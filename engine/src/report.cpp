@@ -43,6 +43,13 @@ std::string RunReport::to_json() const {
   o += fmt::format("\"duration_s\":{},\"throughput_msgs_per_s\":{},\"clock\":\"{}\",\"clock_overhead_ns\":{},",
                    num(duration_s), num(throughput_msgs_per_s), clock, num(clock_overhead_ns));
   if (!clock_note.empty()) o += fmt::format("\"clock_note\":\"{}\",", esc(clock_note));
+  if (!policy_backend.empty()) {
+    o += fmt::format(
+        "\"policy\":{{\"backend\":\"{}\",\"model\":\"{}\",\"signals\":{},\"hold\":{},\"buy\":{},\"sell\":{},"
+        "\"signal_drops\":{},\"warmup_skips\":{},\"non_finite_observations\":{}}},",
+        policy_backend, esc(model), signals, signals_by_action[0], signals_by_action[1], signals_by_action[2],
+        signal_drops, policy_warmup_skips, non_finite_observations);
+  }
   o += "\"warnings\":[";
   for (std::size_t i = 0; i < warnings.size(); ++i) o += fmt::format("{}\"{}\"", i ? "," : "", esc(warnings[i]));
   o += "],\"stages\":{";
@@ -60,11 +67,18 @@ std::string RunReport::to_json() const {
     o += fmt::format(
         "{}\"{}\":{{\"bar_source\":\"{}\",\"trades\":{},\"bars\":{},\"depth_events\":{},\"depth_gaps\":{},"
         "\"price_anomalies\":{},\"volume_anomalies\":{},\"close\":{},\"sma_20\":{},\"ema_12\":{},\"rsi_14\":{},"
-        "\"macd\":{},\"macd_signal\":{},\"bb_upper\":{},\"bb_lower\":{},\"mean_5m\":{},\"mean_1h\":{},\"vwap\":{}}}",
+        "\"macd\":{},\"macd_signal\":{},\"bb_upper\":{},\"bb_lower\":{},\"mean_5m\":{},\"mean_1h\":{},\"vwap\":{}",
         i ? "," : "", esc(s.name), s.bar_source, s.trades, s.bars, s.depth_events, s.depth_gaps, s.price_anomalies,
         s.volume_anomalies, num(s.last.close), num(s.last.sma_20), num(s.last.ema_12), num(s.last.rsi_14),
         num(s.last.macd.macd), num(s.last.macd.signal), num(s.last.bb.upper), num(s.last.bb.lower),
         num(s.window_mean_5m), num(s.window_mean_1h), num(s.vwap));
+    if (s.has_signal)
+      o += fmt::format(",\"signals\":{},\"last_signal\":{{\"action\":\"{}\",\"confidence\":{},\"value\":{},\"price\":{},"
+                       "\"event_time_ms\":{},\"reason\":\"{}\"}}",
+                       s.signals, infra::to_string(s.last_signal.action), num(s.last_signal.confidence),
+                       num(s.last_signal.value), num(s.last_signal.price), s.last_signal.event_time_ms,
+                       infra::to_string(s.last_signal.reason));
+    o += "}";
   }
   o += "}}";
   return o;
@@ -82,23 +96,30 @@ std::string RunReport::to_table() const {
                    throughput_msgs_per_s, backpressure_ns * 1e-6, bars_closed, laps);
   o += fmt::format("  clock {} ({:.3f} ticks/ns), one stamp costs {:.1f} ns{}\n", clock, tsc_ghz, clock_overhead_ns,
                    clock_note.empty() ? "" : " - " + clock_note);
+  if (!policy_backend.empty())
+    o += fmt::format("  policy {} ({}): {} signals (HOLD {}, BUY {}, SELL {}), {} dropped, {} skipped while warming up, "
+                     "{} non-finite observations\n",
+                     policy_backend, model, signals, signals_by_action[0], signals_by_action[1], signals_by_action[2],
+                     signal_drops, policy_warmup_skips, non_finite_observations);
   for (const auto& w : warnings) o += "  " + w + "\n";
-  o += fmt::format("\n  {:<12}{:>10}{:>10}{:>10}{:>10}{:>10}{:>11}{:>12}\n", "stage (ns)", "count", "p50", "p90", "p99",
+  o += fmt::format("\n  {:<15}{:>10}{:>10}{:>10}{:>10}{:>10}{:>11}{:>12}\n", "stage (ns)", "count", "p50", "p90", "p99",
                    "p99.9", "p99.99", "max");
   for (const auto& s : stages) {
     const auto& p = s.p;
-    o += fmt::format("  {:<12}{:>10}{:>10.0f}{:>10.0f}{:>10.0f}{:>10.0f}{:>11.0f}{:>12.0f}\n", s.name, p.count,
+    o += fmt::format("  {:<15}{:>10}{:>10.0f}{:>10.0f}{:>10.0f}{:>10.0f}{:>11.0f}{:>12.0f}\n", s.name, p.count,
                      p.p50_ns, p.p90_ns, p.p99_ns, p.p999_ns, p.p9999_ns, p.max_ns);
   }
   if (!symbols.empty()) {
-    o += fmt::format("\n  {:<12}{:>9}{:>8}{:>8}{:>13}{:>13}{:>8}{:>11}{:>11}\n", "symbol", "source", "trades", "bars",
-                     "close", "sma_20", "rsi_14", "macd_hist", "anomalies");
+    o += fmt::format("\n  {:<12}{:>9}{:>8}{:>8}{:>13}{:>13}{:>8}{:>11}{:>11}{:>15}\n", "symbol", "source", "trades", "bars",
+                     "close", "sma_20", "rsi_14", "macd_hist", "anomalies", "last signal");
     const std::size_t show = std::min<std::size_t>(symbols.size(), 20);
     for (std::size_t i = 0; i < show; ++i) {
       const auto& s = symbols[i];
-      o += fmt::format("  {:<12}{:>9}{:>8}{:>8}{:>13}{:>13}{:>8}{:>11}{:>11}\n", s.name, s.bar_source, s.trades, s.bars,
-                       cell(s.last.close, 4), cell(s.last.sma_20, 4), cell(s.last.rsi_14, 1),
-                       cell(s.last.macd.hist, 4), s.price_anomalies + s.volume_anomalies);
+      const std::string sig =
+          s.has_signal ? fmt::format("{} {:.3f}", infra::to_string(s.last_signal.action), s.last_signal.confidence) : "-";
+      o += fmt::format("  {:<12}{:>9}{:>8}{:>8}{:>13}{:>13}{:>8}{:>11}{:>11}{:>15}\n", s.name, s.bar_source, s.trades,
+                       s.bars, cell(s.last.close, 4), cell(s.last.sma_20, 4), cell(s.last.rsi_14, 1),
+                       cell(s.last.macd.hist, 4), s.price_anomalies + s.volume_anomalies, sig);
     }
     if (symbols.size() > show) o += fmt::format("  ... and {} more symbols (see --report)\n", symbols.size() - show);
   }

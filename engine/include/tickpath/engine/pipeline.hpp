@@ -16,7 +16,9 @@
 #include "tickpath/feed/frame_set.hpp"
 #include "tickpath/feed/synthetic.hpp"
 #include "tickpath/infra/latency_histogram.hpp"
+#include "tickpath/infra/signal.hpp"
 #include "tickpath/strategy/market_state.hpp"
+#include "tickpath/strategy/policy.hpp"
 
 namespace tickpath::engine {
 
@@ -46,6 +48,10 @@ struct PipelineConfig {
   std::size_t synthetic_render_cap = 1'000'000;  // frames rendered ahead; longer runs replay them in laps
   std::size_t max_symbols = infra::SymbolTable::kMaxSymbols;  // a set-up error past this
   bool progress = true;                // a line on stderr every second
+  // Policy stage: empty model path = none (the pipeline ends at indicators).
+  std::string model_path;
+  std::string policy_backend = "auto";  // auto | scalar | avx2 | avx512
+  enum class PolicyOn { trade, bar } policy_on = PolicyOn::trade;  // forming bar on every trade, or each closed bar
   HotThreadHooks hooks{};
 };
 
@@ -60,6 +66,9 @@ struct SymbolSummary {
   std::uint64_t trades = 0, bars = 0, depth_events = 0, depth_gaps = 0, price_anomalies = 0, volume_anomalies = 0;
   strategy::IndicatorValues last{};
   double window_mean_5m = strategy::kNaN, window_mean_1h = strategy::kNaN, vwap = strategy::kNaN;
+  std::uint64_t signals = 0;
+  bool has_signal = false;
+  infra::Signal last_signal{};
 };
 
 struct RunReport {
@@ -73,6 +82,11 @@ struct RunReport {
   double backpressure_ns = 0;
   std::uint64_t depth_gaps = 0, late_trades = 0, bars_closed = 0, not_bar_source = 0, laps = 0;
   std::uint64_t symbol_over_capacity = 0;
+  // policy stage
+  std::string policy_backend;  // empty when the run had no policy
+  std::string model;
+  std::uint64_t signals = 0, signal_drops = 0, policy_warmup_skips = 0, non_finite_observations = 0;
+  std::array<std::uint64_t, 3> signals_by_action{};
   std::uint64_t metadata_lines = 0;
   double duration_s = 0;
   double throughput_msgs_per_s = 0;

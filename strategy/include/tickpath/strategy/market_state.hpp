@@ -14,6 +14,7 @@
 
 #include "tickpath/infra/event.hpp"
 #include "tickpath/strategy/bar_builder.hpp"
+#include "tickpath/strategy/features.hpp"
 #include "tickpath/strategy/indicator_set.hpp"
 #include "tickpath/strategy/indicators.hpp"
 
@@ -27,6 +28,10 @@ struct SymbolState {
   BarBuilder bars{60'000, 0};
   IndicatorSet indicators;
   IndicatorValues forming{};  // peek of the forming bar at the last trade
+  FeatureBuilder features;
+  double forming_volume = 0.0;  // volume of the forming bar so far
+  double last_bar_volume = 0.0;
+  std::int64_t last_time_ms = 0;
   TimeWindowMeans window_means;
   SessionVwap vwap;
   double last_price = kNaN;
@@ -42,14 +47,24 @@ struct StrategyCounters {
   std::uint64_t symbol_over_capacity = 0;
 };
 
+// What one event changed, so the caller knows whether to run the policy.
+struct MarketUpdate {
+  bool price = false;       // a trade or kline of the bar source: the forming bar moved
+  bool bar_closed = false;  // at least one bar closed
+};
+
 class MarketState {
  public:
   // lateness_ms: watermark slack for trade-built bars (below one minute).
   explicit MarketState(std::size_t max_symbols, std::int64_t lateness_ms = 0);
 
-  // Applies one event. Returns false when the symbol id is beyond capacity
-  // (counted). Never allocates.
-  bool on_event(const infra::Event& ev) noexcept;
+  // Applies one event. Never allocates. An id beyond capacity is counted
+  // and changes nothing.
+  MarketUpdate on_event(const infra::Event& ev) noexcept;
+
+  // The 13-feature observation of a symbol: of its forming bar (`closed` =
+  // false) or of its last closed bar. Position and PnL are the caller's.
+  void observe(std::size_t id, bool closed, double position, double unrealised, Observation& out) const noexcept;
 
   [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
   [[nodiscard]] const SymbolState& symbol(std::size_t id) const noexcept { return states_[id]; }
@@ -57,9 +72,9 @@ class MarketState {
   [[nodiscard]] std::uint64_t late_trades() const noexcept;
 
  private:
-  void on_trade(SymbolState& s, BarSource src, std::int64_t time_ms, double price, double qty) noexcept;
-  void on_kline(SymbolState& s, const infra::KlineData& k, bool closed) noexcept;
-  void close_bar(SymbolState& s, const Bar& b) noexcept;
+  void on_trade(SymbolState& s, BarSource src, std::int64_t time_ms, double price, double qty, MarketUpdate& u) noexcept;
+  void on_kline(SymbolState& s, const infra::KlineData& k, bool closed, MarketUpdate& u) noexcept;
+  void close_bar(SymbolState& s, const Bar& b, MarketUpdate& u) noexcept;
 
   std::size_t capacity_;
   std::unique_ptr<SymbolState[]> states_;

@@ -1,6 +1,7 @@
 #include "tickpath/strategy/policy.hpp"
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 
@@ -98,15 +99,19 @@ Policy::Policy(const PolicyModel& model, PolicyBackend backend) : model_(model),
   const std::uint32_t obs_p = round_up(model_.n_obs, 16);
   const std::uint32_t h1p = round_up(model_.h1, kPadOut);
   const std::uint32_t h2p = round_up(model_.h2, kPadOut);
-  const std::size_t l1 = std::size_t{model_.n_obs} * h1p + h1p;
-  const std::size_t l2 = std::size_t{model_.h1} * h2p + h2p;
-  const std::size_t total = 2 * l1 + 2 * l2 + std::size_t{model_.n_actions} * h2p + kMaxActions + h2p + obs_p +
-                            4 * kMaxHidden + 2 * obs_p;
+  // Every block is rounded up to 16 floats so each starts 64-byte aligned.
+  const auto r16 = [](std::size_t n) { return (n + 15) / 16 * 16; };
+  const std::size_t l1 = r16(std::size_t{model_.n_obs} * h1p) + r16(h1p);
+  const std::size_t l2 = r16(std::size_t{model_.h1} * h2p) + r16(h2p);
+  const std::size_t total = 2 * l1 + 2 * l2 + r16(std::size_t{model_.n_actions} * h2p) + r16(kMaxActions) + r16(h2p) +
+                            r16(obs_p) + r16(4 * kMaxHidden) + 2 * r16(obs_p);
   packed_ = std::make_unique<Packed>(total);
   float* p = packed_->storage.p;
-  auto take = [&p](std::size_t n) {
+  float* const end = p + total;
+  auto take = [&p, end, r16](std::size_t n) {
     float* r = p;
-    p += (n + 15) / 16 * 16;  // keep every block 64-byte aligned
+    p += r16(n);
+    if (p > end) std::abort();  // the size computation above and the layout below disagree: a bug, not input
     return r;
   };
   auto pack = [&](const DenseLayer& l, std::uint32_t outp) {

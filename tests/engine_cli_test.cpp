@@ -192,3 +192,27 @@ TEST(Cli_Infer, BackendsAgreeAndNonFiniteRowsHold) {
   EXPECT_EQ(bad.status, 1);
   EXPECT_NE(bad.out.find("not a tickpath policy model"), std::string::npos) << bad.out;
 }
+
+TEST(Cli_Backtest, TableJsonAndEquityForPolicyAndBaselines) {
+  const std::string model = ::testing::TempDir() + "bt_model.tpp";
+  const std::string report = ::testing::TempDir() + "bt.json";
+  const std::string equity = ::testing::TempDir() + "bt_equity.csv";
+  ASSERT_EQ(run("init-model --seed 2 --out " + model + " 2>/dev/null").status, 0);
+  const std::string klines = tickpath::test::data_file("klines/benicio1007_BTCUSDT_1m_2023-01-01_2023-01-28_spot_ohlcv.csv");
+  const auto r = run("backtest --klines " + klines + " --model " + model + " --fee-bps 10 --report " + report +
+                     " --equity " + equity + " 2>&1");
+  ASSERT_EQ(r.status, 0) << r.out;
+  for (const char* name : {"policy", "buy_and_hold", "macd_crossover", "rsi_reversion"})
+    EXPECT_NE(r.out.find(name), std::string::npos) << name;
+  const auto j = nlohmann::json::parse(tickpath::test::read_file(report));
+  EXPECT_EQ(j["bars"], 40000);
+  for (const char* name : {"policy", "buy_and_hold", "macd_crossover", "rsi_reversion"})
+    for (const char* k : {"total_return", "sharpe", "max_drawdown", "trades", "fees"})
+      EXPECT_TRUE(j["strategies"][name].contains(k)) << name << "." << k;
+  const auto eq = lines(tickpath::test::read_file(equity));
+  ASSERT_EQ(eq.size(), 40001U);
+  EXPECT_EQ(eq[0], "open_time,policy,buy_and_hold,macd_crossover,rsi_reversion");
+  const auto bad = run("backtest --klines " + klines + " --from 2030-01-01 2>&1");
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_NE(bad.out.find("no bars"), std::string::npos) << bad.out;
+}

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <atomic>
+#include <chrono>
 #include <charconv>
 #include <cmath>
 #include <csignal>
@@ -16,6 +17,7 @@
 #include "tickpath/feed/frame_set.hpp"
 #include "tickpath/feed/message_json.hpp"
 #include "tickpath/feed/synthetic.hpp"
+#include "tickpath/strategy/backtest.hpp"
 #include "tickpath/strategy/indicator_set.hpp"
 #include "tickpath/strategy/kline_csv.hpp"
 #include "tickpath/strategy/policy.hpp"
@@ -258,6 +260,77 @@ int cmd_infer(const std::string& model_path, const std::string& input, const std
   return 0;
 }
 
+int cmd_backtest(const std::string& klines, const std::string& model_path, const std::string& backend_name,
+                 double fee_bps, const std::string& from, const std::string& to, bool allow_short,
+                 const std::string& report, const std::string& equity_path) {
+  using namespace tickpath::strategy;
+  BacktestConfig cfg;
+  cfg.portfolio.fee_bps = fee_bps;
+  cfg.portfolio.allow_short = allow_short;
+  cfg.keep_equity = !equity_path.empty();
+  cfg.progress = true;
+  if (!(fee_bps >= 0)) return fail("--fee-bps must be >= 0");
+  if (!from.empty() && !parse_time_ms(from, cfg.from_ms)) return fail("--from: not a time: " + from);
+  if (!to.empty() && !parse_time_ms(to, cfg.to_ms)) return fail("--to: not a time: " + to);
+  std::unique_ptr<Policy> policy;
+  std::string error;
+  if (!model_path.empty()) {
+    PolicyModel model;
+    if (!load_policy_model(model_path, model, error)) return fail(error);
+    if (model.n_obs != kFeatures || model.n_actions != 3)
+      return fail(model_path + ": a trading policy reads 13 observations and has 3 actions");
+    PolicyBackend backend;
+    if (!parse_policy_backend(backend_name, backend)) return fail("--backend must be auto, scalar, avx2 or avx512");
+    policy = Policy::create(model, backend, error);
+    if (!policy) return fail(error);
+  }
+  const auto load = load_kline_csv(klines);
+  if (!load.error.empty()) return fail(load.error);
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto res = run_backtest(load.bars, policy.get(), cfg);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (res.bars == 0) return fail("no bars of " + klines + " fall inside --from/--to");
+
+  std::string t = fmt::format("tickpath backtest: {} ({} bars, {} to {} UTC ms), fee {} bps, {}, {:.3f} s\n", klines,
+                              res.bars, res.first_ms, res.last_ms, fee_bps, allow_short ? "long/short" : "long/flat",
+                              secs);
+  if (policy)
+    t += fmt::format("  policy {} ({}): {} decisions, {} bars warming up, {} non-finite observations\n",
+                     to_string(policy->backend()), model_path, res.policy_decisions, res.policy_warmup,
+                     res.policy_non_finite);
+  t += fmt::format("\n  {:<16}{:>12}{:>9}{:>9}{:>10}{:>8}{:>12}{:>14}\n", "strategy", "return", "sharpe", "sortino",
+                   "max_dd", "trades", "fees", "final equity");
+  std::string j = fmt::format("{{\"klines\":\"{}\",\"bars\":{},\"first_ms\":{},\"last_ms\":{},\"fee_bps\":{},\"strategies\":{{",
+                              klines, res.bars, res.first_ms, res.last_ms, fee_bps);
+  for (std::size_t i = 0; i < res.strategies.size(); ++i) {
+    const auto& st = res.strategies[i];
+    const auto& m = st.metrics;
+    t += fmt::format("  {:<16}{:>11.2f}%{:>9.2f}{:>9.2f}{:>9.2f}%{:>8}{:>12.2f}{:>14.2f}\n", st.name, m.total_return * 100,
+                     m.sharpe, m.sortino, m.max_drawdown * 100, m.round_trips, m.fees, m.equity);
+    j += fmt::format("{}\"{}\":{{\"total_return\":{:.10g},\"sharpe\":{:.10g},\"sortino\":{:.10g},\"max_drawdown\":{:.10g},"
+                     "\"trades\":{},\"fills\":{},\"fees\":{:.10g},\"turnover\":{:.10g},\"realised_pnl\":{:.10g},"
+                     "\"unrealised_pnl\":{:.10g},\"final_equity\":{:.10g}}}",
+                     i ? "," : "", st.name, m.total_return, m.sharpe, m.sortino, m.max_drawdown, m.round_trips, m.fills,
+                     m.fees, m.turnover, m.realised_pnl, m.unrealised_pnl, m.equity);
+  }
+  j += "}}\n";
+  t += "  (trades are round trips; Sharpe and Sortino annualised from per-bar returns; fills at the next bar's open, fees, no slippage)\n";
+  std::fputs(t.c_str(), stdout);
+  if (!report.empty() && !write_file(report, j, error)) return fail(error);
+  if (!equity_path.empty()) {
+    std::string csv = "open_time";
+    for (const auto& st : res.strategies) csv += "," + st.name;
+    csv += "\n";
+    for (std::size_t i = 0; i < res.open_time_ms.size(); ++i) {
+      csv += fmt::format("{}", res.open_time_ms[i]);
+      for (const auto& st : res.strategies) csv += fmt::format(",{:.10g}", st.equity[i]);
+      csv += "\n";
+    }
+    if (!write_file(equity_path, csv, error)) return fail(error);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -324,6 +397,20 @@ int main(int argc, char** argv) {
   infer->add_option("--input", infer_input, "CSV of raw (un-normalised) observations, one row each")->required();
   infer->add_option("--backend", backend, "auto | scalar | avx2 | avx512")->capture_default_str();
 
+  auto* bt = app.add_subcommand("backtest", "run the policy and three baselines over a kline CSV, side by side");
+  std::string bt_klines, bt_model, bt_backend = "auto", bt_from, bt_to, bt_report, bt_equity;
+  double bt_fee = 10;
+  bool bt_short = false;
+  bt->add_option("--klines", bt_klines, "kline CSV")->required();
+  bt->add_option("--model", bt_model, "policy model file (without one, only the baselines run)");
+  bt->add_option("--backend", bt_backend, "policy back-end: auto | scalar | avx2 | avx512")->capture_default_str();
+  bt->add_option("--fee-bps", bt_fee, "fee per fill in basis points")->capture_default_str();
+  bt->add_option("--from", bt_from, "first bar to trade (epoch ms/us or ISO-8601)");
+  bt->add_option("--to", bt_to, "trade bars before this time");
+  bt->add_flag("--short", bt_short, "SELL goes short instead of flat");
+  bt->add_option("--report", bt_report, "write the table as JSON to FILE");
+  bt->add_option("--equity", bt_equity, "write per-bar equity of every strategy as CSV to FILE");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -337,5 +424,6 @@ int main(int argc, char** argv) {
   if (*ind) return cmd_indicators(klines, ind_out);
   if (*init) return cmd_init_model(init_seed, init_out);
   if (*infer) return cmd_infer(model_path, infer_input, backend);
+  if (*bt) return cmd_backtest(bt_klines, bt_model, bt_backend, bt_fee, bt_from, bt_to, bt_short, bt_report, bt_equity);
   return 2;
 }

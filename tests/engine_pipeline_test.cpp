@@ -239,3 +239,25 @@ TEST(Pipeline_Policy, BadModelIsASetupError) {
   run_pipeline(cfg, error);
   EXPECT_NE(error.find("reads 7 observations"), std::string::npos) << error;
 }
+
+TEST(Pipeline_Policy, IntervalModeRunsAtMostOncePerPeriodPerSymbol) {
+  const std::string model = ::testing::TempDir() + "interval.tpp";
+  std::string error;
+  ASSERT_TRUE(tickpath::strategy::save_policy_model(model, tickpath::strategy::PolicyModel::init_orthogonal(6), error));
+  PipelineConfig cfg;
+  cfg.synthetic.symbols = {"BTCUSDT", "ETHUSDT"};
+  cfg.synthetic.rate_per_s = 50;
+  cfg.messages = 300'000;  // ~100 minutes of event time
+  cfg.progress = false;
+  cfg.model_path = model;
+  cfg.policy_on = PipelineConfig::PolicyOn::interval;
+  cfg.policy_every_ms = 60'000;
+  const auto rep = run_pipeline(cfg, error);
+  ASSERT_TRUE(error.empty()) << error;
+  std::uint64_t runs = 0;
+  for (const auto& s : rep.stages)
+    if (s.name == "policy") runs = s.p.count;
+  const double minutes = 300'000.0 / 50.0 / 60.0;
+  EXPECT_LE(runs, static_cast<std::uint64_t>(2 * (minutes + 2)));
+  EXPECT_GE(runs, static_cast<std::uint64_t>(2 * (minutes - 2)));
+}

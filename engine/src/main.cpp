@@ -58,7 +58,7 @@ bool write_file(const std::string& path, const std::string& text, std::string& e
 int cmd_run(const std::string& feed, const std::string& symbols, std::uint64_t messages, double duration,
             const std::string& cpus, const std::string& report, double speed, bool drop, std::uint64_t seed,
             double rate, bool bursty, bool quiet, const std::string& model, const std::string& backend,
-            const std::string& policy_on) {
+            const std::string& policy_on, const tickpath::strategy::SignalOptions& sig) {
   tickpath::engine::PipelineConfig cfg;
   if (feed == "synthetic") {
     cfg.feed = tickpath::engine::PipelineConfig::Feed::synthetic;
@@ -81,7 +81,18 @@ int cmd_run(const std::string& feed, const std::string& symbols, std::uint64_t m
   cfg.policy_backend = backend;
   if (policy_on == "trade") cfg.policy_on = tickpath::engine::PipelineConfig::PolicyOn::trade;
   else if (policy_on == "bar") cfg.policy_on = tickpath::engine::PipelineConfig::PolicyOn::bar;
-  else return fail("--policy-on must be 'trade' or 'bar', not '" + policy_on + "'");
+  else if (policy_on.size() > 2 && policy_on.compare(policy_on.size() - 2, 2, "ms") == 0) {
+    cfg.policy_on = tickpath::engine::PipelineConfig::PolicyOn::interval;
+    try {
+      cfg.policy_every_ms = std::stoll(policy_on.substr(0, policy_on.size() - 2));
+    } catch (const std::exception&) {
+      cfg.policy_every_ms = 0;
+    }
+    if (cfg.policy_every_ms <= 0) return fail("--policy-on NNNms needs a positive number of milliseconds");
+  } else {
+    return fail("--policy-on must be 'trade', 'bar' or a period like '500ms', not '" + policy_on + "'");
+  }
+  cfg.signal = sig;
   if (!cpus.empty()) {
     const auto parts = split_list(cpus);
     if (parts.size() != 2) return fail("--cpus takes FEED,STRATEGY core numbers, e.g. --cpus 0,1");
@@ -357,7 +368,13 @@ int main(int argc, char** argv) {
   std::string run_model, run_backend = "auto", policy_on = "trade";
   run->add_option("--model", run_model, "policy model file: adds the policy and signal stages");
   run->add_option("--backend", run_backend, "policy back-end: auto | scalar | avx2 | avx512")->capture_default_str();
-  run->add_option("--policy-on", policy_on, "run the policy on every trade (forming bar) or on each closed bar")
+  run->add_option("--policy-on", policy_on, "trade (every trade, forming bar) | bar (each closed bar) | NNNms (at most every NNN ms of event time)")
+      ->capture_default_str();
+  tickpath::strategy::SignalOptions sig;
+  run->add_flag("--sample", sig.sample, "sample the action from the policy's probabilities instead of argmax");
+  run->add_option("--sample-seed", sig.seed, "seed for --sample")->capture_default_str();
+  run->add_option("--min-confidence", sig.min_confidence, "BUY/SELL below this probability become HOLD")->capture_default_str();
+  run->add_option("--cooldown-ms", sig.cooldown_ms, "after a BUY/SELL, hold that symbol for this long (event time)")
       ->capture_default_str();
 
   auto* parse = app.add_subcommand("parse", "print one JSON object per frame of FILE, as tickpath reads it");
@@ -418,7 +435,7 @@ int main(int argc, char** argv) {
   }
   if (*run)
     return cmd_run(feed, symbols, messages, duration, cpus, report, speed, drop, seed, rate, bursty, quiet, run_model,
-                   run_backend, policy_on);
+                   run_backend, policy_on, sig);
   if (*parse) return cmd_parse(parse_path, parse_limit, strict);
   if (*gen) return cmd_gen(gen_symbols, gen_messages, gen_seed, gen_rate, gen_bursty, gen_out);
   if (*ind) return cmd_indicators(klines, ind_out);

@@ -184,9 +184,16 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
   }
 
   const bool on_bar = cfg.policy_on == PipelineConfig::PolicyOn::bar;
+  const bool on_interval = cfg.policy_on == PipelineConfig::PolicyOn::interval;
+  if (on_interval && cfg.policy_every_ms <= 0) {
+    error = "the policy interval must be a positive number of milliseconds";
+    return {};
+  }
 
   auto ring = std::make_unique<Ring>();
   auto signals = std::make_unique<SignalRing>();
+  strategy::SignalDecider decider(cfg.signal, symbols.size());
+  std::vector<std::int64_t> next_policy_ms(symbols.size(), INT64_MIN);  // interval mode, per symbol
   auto market = std::make_unique<strategy::MarketState>(symbols.size());
   auto handler = std::make_unique<feed::FeedHandler>(symbols);
   auto fstats = std::make_unique<FeedThreadStats>();
@@ -273,7 +280,13 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
       const std::uint64_t dq = clock.now();
       sstats->queue.record(clock.delta_ns(ev.parsed_tick, dq));
       const strategy::MarketUpdate u = market->on_event(ev);
-      const bool decide = policy && ev.symbol < market->capacity() && (on_bar ? u.bar_closed : u.price);
+      bool decide = policy && ev.symbol < market->capacity() && (on_bar ? u.bar_closed : u.price);
+      if (decide && on_interval) {
+        const std::int64_t t = market->symbol(ev.symbol).last_time_ms;
+        std::int64_t& next = next_policy_ms[ev.symbol];
+        decide = t >= next;
+        if (decide) next = t + cfg.policy_every_ms;
+      }
       if (!decide) {
         const std::uint64_t done = clock.now();
         sstats->indicators.record(clock.delta_ns(dq, done));
@@ -296,9 +309,16 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
       if (sig != nullptr) {
         const auto& st = market->symbol(ev.symbol);
         sig->symbol = ev.symbol;
-        sig->action = static_cast<infra::SignalAction>(out.action);
-        sig->reason = ok ? infra::SignalReason::policy : infra::SignalReason::non_finite_input;
-        sig->confidence = out.confidence;
+        if (ok) {
+          const strategy::Decision d = decider.decide(out, policy->n_actions(), ev.symbol, st.last_time_ms);
+          sig->action = d.action;
+          sig->reason = d.reason;
+          sig->confidence = d.confidence;
+        } else {
+          sig->action = infra::SignalAction::hold;
+          sig->reason = infra::SignalReason::non_finite_input;
+          sig->confidence = 0.0f;
+        }
         sig->value = out.value;
         sig->price = on_bar ? st.indicators.last_closed().close : st.last_price;
         sig->event_time_ms = st.last_time_ms;
@@ -338,6 +358,8 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     signals->pop_batch(SignalRing::capacity, [&](const infra::Signal& sg) noexcept {
       ++rep.signals;
       ++rep.signals_by_action[static_cast<std::size_t>(sg.action) % 3];
+      rep.held_low_confidence += sg.reason == infra::SignalReason::low_confidence;
+      rep.held_cooldown += sg.reason == infra::SignalReason::cooldown;
       if (sg.symbol < per_symbol.size()) {
         auto& ps = per_symbol[sg.symbol];
         ++ps.signals;

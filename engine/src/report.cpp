@@ -46,9 +46,10 @@ std::string RunReport::to_json() const {
   if (!policy_backend.empty()) {
     o += fmt::format(
         "\"policy\":{{\"backend\":\"{}\",\"model\":\"{}\",\"signals\":{},\"hold\":{},\"buy\":{},\"sell\":{},"
-        "\"signal_drops\":{},\"warmup_skips\":{},\"non_finite_observations\":{}}},",
+        "\"signal_drops\":{},\"warmup_skips\":{},\"non_finite_observations\":{},\"held_low_confidence\":{},"
+        "\"held_cooldown\":{}}},",
         policy_backend, esc(model), signals, signals_by_action[0], signals_by_action[1], signals_by_action[2],
-        signal_drops, policy_warmup_skips, non_finite_observations);
+        signal_drops, policy_warmup_skips, non_finite_observations, held_low_confidence, held_cooldown);
   }
   o += "\"warnings\":[";
   for (std::size_t i = 0; i < warnings.size(); ++i) o += fmt::format("{}\"{}\"", i ? "," : "", esc(warnings[i]));
@@ -97,10 +98,10 @@ std::string RunReport::to_table() const {
   o += fmt::format("  clock {} ({:.3f} ticks/ns), one stamp costs {:.1f} ns{}\n", clock, tsc_ghz, clock_overhead_ns,
                    clock_note.empty() ? "" : " - " + clock_note);
   if (!policy_backend.empty())
-    o += fmt::format("  policy {} ({}): {} signals (HOLD {}, BUY {}, SELL {}), {} dropped, {} skipped while warming up, "
-                     "{} non-finite observations\n",
+    o += fmt::format("  policy {} ({}): {} signals (HOLD {}, BUY {}, SELL {}; held for low confidence {}, cool-down {}), "
+                     "{} dropped, {} skipped while warming up, {} non-finite observations\n",
                      policy_backend, model, signals, signals_by_action[0], signals_by_action[1], signals_by_action[2],
-                     signal_drops, policy_warmup_skips, non_finite_observations);
+                     held_low_confidence, held_cooldown, signal_drops, policy_warmup_skips, non_finite_observations);
   for (const auto& w : warnings) o += "  " + w + "\n";
   o += fmt::format("\n  {:<15}{:>10}{:>10}{:>10}{:>10}{:>10}{:>11}{:>12}\n", "stage (ns)", "count", "p50", "p90", "p99",
                    "p99.9", "p99.99", "max");

@@ -19,6 +19,7 @@
 #include "tickpath/infra/signal.hpp"
 #include "tickpath/strategy/market_state.hpp"
 #include "tickpath/strategy/policy.hpp"
+#include "tickpath/strategy/signal_decider.hpp"
 
 namespace tickpath::engine {
 
@@ -51,7 +52,11 @@ struct PipelineConfig {
   // Policy stage: empty model path = none (the pipeline ends at indicators).
   std::string model_path;
   std::string policy_backend = "auto";  // auto | scalar | avx2 | avx512
-  enum class PolicyOn { trade, bar } policy_on = PolicyOn::trade;  // forming bar on every trade, or each closed bar
+  // When the policy runs: on every trade (forming bar), on each closed bar,
+  // or at most every policy_every_ms of event time per symbol.
+  enum class PolicyOn { trade, bar, interval } policy_on = PolicyOn::trade;
+  std::int64_t policy_every_ms = 1000;
+  strategy::SignalOptions signal{};
   HotThreadHooks hooks{};
 };
 
@@ -87,6 +92,7 @@ struct RunReport {
   std::string model;
   std::uint64_t signals = 0, signal_drops = 0, policy_warmup_skips = 0, non_finite_observations = 0;
   std::array<std::uint64_t, 3> signals_by_action{};
+  std::uint64_t held_low_confidence = 0, held_cooldown = 0;
   std::uint64_t metadata_lines = 0;
   double duration_s = 0;
   double throughput_msgs_per_s = 0;

@@ -11,13 +11,20 @@
 namespace tickpath::infra {
 
 enum class SignalAction : std::uint8_t { hold = 0, buy = 1, sell = 2 };
-enum class SignalReason : std::uint8_t { policy = 0, warming_up, non_finite_input };
+enum class SignalReason : std::uint8_t { policy = 0, warming_up, non_finite_input, low_confidence, cooldown };
 
 constexpr const char* to_string(SignalAction a) noexcept {
   return a == SignalAction::buy ? "BUY" : a == SignalAction::sell ? "SELL" : "HOLD";
 }
 constexpr const char* to_string(SignalReason r) noexcept {
-  return r == SignalReason::policy ? "policy" : r == SignalReason::warming_up ? "warming_up" : "non_finite_input";
+  switch (r) {
+    case SignalReason::policy: return "policy";
+    case SignalReason::warming_up: return "warming_up";
+    case SignalReason::non_finite_input: return "non_finite_input";
+    case SignalReason::low_confidence: return "low_confidence";
+    case SignalReason::cooldown: return "cooldown";
+  }
+  return "?";
 }
 
 struct alignas(64) Signal {

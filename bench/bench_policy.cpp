@@ -6,10 +6,12 @@
 // two networks divided by what two 16-lane FMA ports retire per cycle.
 #include <cmath>
 #include <memory>
+#include <string>
 #include <random>
 
 #include "bench_common.hpp"
 #include "tickpath/strategy/policy.hpp"
+#include "tickpath/strategy/policy_onednn.hpp"
 
 namespace {
 
@@ -94,8 +96,35 @@ void BM_PlainLoop(benchmark::State& state) {
   tickpath::bench::report_percentiles(state, h);
 }
 
+// Anchor: oneDNN matmuls with fused tanh, at batch 1 (the hot-path case) and
+// 64 (backtests); time is per call, items are observations.
+void BM_OneDnn(benchmark::State& state) {
+  const auto batch = static_cast<std::size_t>(state.range(0));
+  std::string err;
+  auto p = OnednnPolicy::create(model(), batch, err);
+  if (!p) {
+    state.SkipWithError(err.c_str());
+    return;
+  }
+  const auto obs = observations();
+  std::vector<float> rows;
+  for (std::size_t r = 0; r < batch; ++r) rows.insert(rows.end(), obs[r & 255].begin(), obs[r & 255].end());
+  std::vector<PolicyOutput> out(batch);
+  tickpath::infra::LatencyHistogram h;
+  const auto& clk = tickpath::bench::clock();
+  for (auto _ : state) {
+    const auto t0 = clk.now();
+    benchmark::DoNotOptimize(p->forward(rows.data(), batch, out.data()));
+    h.record(clk.delta_ns(t0, clk.now()));
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * batch));
+  state.SetLabel("oneDNN batch " + std::to_string(batch));
+  tickpath::bench::report_percentiles(state, h);
+}
+
 }  // namespace
 
+BENCHMARK(BM_OneDnn)->Arg(1)->Arg(64);
 BENCHMARK(BM_Policy)->Arg(0)->Arg(1)->Arg(2);
 BENCHMARK(BM_PlainLoop);
 TICKPATH_BENCHMARK_MAIN()

@@ -10,7 +10,7 @@ TICKPATH_PACKAGES=(
   g++ cmake ninja-build
   libsimdjson-dev nlohmann-json3-dev libfmt-dev libcli11-dev
   libreaderwriterqueue-dev libconcurrentqueue-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libdnnl-dev
 )
 
 tickpath_die() { echo "tickpath set-up: $*" >&2; exit 1; }

@@ -261,3 +261,29 @@ TEST(Pipeline_Policy, IntervalModeRunsAtMostOncePerPeriodPerSymbol) {
   EXPECT_LE(runs, static_cast<std::uint64_t>(2 * (minutes + 2)));
   EXPECT_GE(runs, static_cast<std::uint64_t>(2 * (minutes - 2)));
 }
+
+TEST(Pipeline_Policy, PaperAccountTradesTheSignals) {
+  // A policy that always says BUY: each symbol's account goes long once and stays.
+  auto m = tickpath::strategy::PolicyModel::init_orthogonal(8);
+  m.action.b = {0.0f, 20.0f, 0.0f};
+  const std::string model = ::testing::TempDir() + "always_buy.tpp";
+  std::string error;
+  ASSERT_TRUE(tickpath::strategy::save_policy_model(model, m, error));
+  PipelineConfig cfg;
+  cfg.synthetic.symbols = {"BTCUSDT", "ETHUSDT"};
+  cfg.synthetic.rate_per_s = 50;
+  cfg.messages = 200'000;
+  cfg.progress = false;
+  cfg.model_path = model;
+  cfg.policy_on = PipelineConfig::PolicyOn::bar;
+  const auto rep = run_pipeline(cfg, error);
+  ASSERT_TRUE(error.empty()) << error;
+  EXPECT_EQ(rep.signals_by_action[1], rep.signals);
+  ASSERT_EQ(rep.symbols.size(), 2U);
+  for (const auto& s : rep.symbols) {
+    ASSERT_TRUE(s.has_portfolio);
+    EXPECT_EQ(s.portfolio.fills, 1U) << s.name;  // bought once; later BUYs find it long already
+    EXPECT_NEAR(s.portfolio.fees, 10'000.0 / 1.001 * 0.001, 1e-6) << s.name;
+    EXPECT_NE(s.portfolio.equity, 10'000.0 - s.portfolio.fees) << s.name;  // marked to market since
+  }
+}

@@ -117,3 +117,14 @@ TEST(Backtest_Policy, DecidesOnEveryBarAfterWarmupWithPositionInItsObservation) 
   EXPECT_EQ(r.policy_warmup, 33U);  // MACD's signal line is the last feature to fill
   EXPECT_EQ(r.policy_non_finite, 0U);
 }
+
+TEST(PaperPortfolio_Limits, PositionNotionalIsCapped) {
+  PortfolioConfig cfg;
+  cfg.max_position_notional = 2'500.0;
+  PaperPortfolio p(cfg);
+  p.rebalance(Target::long_, 50.0);
+  p.mark(60.0);
+  // 2,500 of notional (50 units) gains 500; the rest of the cash sits idle.
+  EXPECT_NEAR(p.metrics().equity, 10'000.0 - 2.5 + 500.0, 1e-9);
+  EXPECT_NEAR(p.metrics().turnover, 2'500.0, 1e-9);
+}

@@ -58,7 +58,8 @@ bool write_file(const std::string& path, const std::string& text, std::string& e
 int cmd_run(const std::string& feed, const std::string& symbols, std::uint64_t messages, double duration,
             const std::string& cpus, const std::string& report, double speed, bool drop, std::uint64_t seed,
             double rate, bool bursty, bool quiet, const std::string& model, const std::string& backend,
-            const std::string& policy_on, const tickpath::strategy::SignalOptions& sig) {
+            const std::string& policy_on, const tickpath::strategy::SignalOptions& sig, double fee_bps,
+            bool allow_short) {
   tickpath::engine::PipelineConfig cfg;
   if (feed == "synthetic") {
     cfg.feed = tickpath::engine::PipelineConfig::Feed::synthetic;
@@ -93,6 +94,9 @@ int cmd_run(const std::string& feed, const std::string& symbols, std::uint64_t m
     return fail("--policy-on must be 'trade', 'bar' or a period like '500ms', not '" + policy_on + "'");
   }
   cfg.signal = sig;
+  if (!(fee_bps >= 0)) return fail("--fee-bps must be >= 0");
+  cfg.portfolio.fee_bps = fee_bps;
+  cfg.portfolio.allow_short = allow_short;
   if (!cpus.empty()) {
     const auto parts = split_list(cpus);
     if (parts.size() != 2) return fail("--cpus takes FEED,STRATEGY core numbers, e.g. --cpus 0,1");
@@ -371,9 +375,13 @@ int main(int argc, char** argv) {
   run->add_option("--policy-on", policy_on, "trade (every trade, forming bar) | bar (each closed bar) | NNNms (at most every NNN ms of event time)")
       ->capture_default_str();
   tickpath::strategy::SignalOptions sig;
+  double run_fee = 10;
+  bool run_short = false;
   run->add_flag("--sample", sig.sample, "sample the action from the policy's probabilities instead of argmax");
   run->add_option("--sample-seed", sig.seed, "seed for --sample")->capture_default_str();
   run->add_option("--min-confidence", sig.min_confidence, "BUY/SELL below this probability become HOLD")->capture_default_str();
+  run->add_option("--fee-bps", run_fee, "paper account fee per fill, basis points")->capture_default_str();
+  run->add_flag("--short", run_short, "paper account: SELL goes short instead of flat");
   run->add_option("--cooldown-ms", sig.cooldown_ms, "after a BUY/SELL, hold that symbol for this long (event time)")
       ->capture_default_str();
 
@@ -435,7 +443,7 @@ int main(int argc, char** argv) {
   }
   if (*run)
     return cmd_run(feed, symbols, messages, duration, cpus, report, speed, drop, seed, rate, bursty, quiet, run_model,
-                   run_backend, policy_on, sig);
+                   run_backend, policy_on, sig, run_fee, run_short);
   if (*parse) return cmd_parse(parse_path, parse_limit, strict);
   if (*gen) return cmd_gen(gen_symbols, gen_messages, gen_seed, gen_rate, gen_bursty, gen_out);
   if (*ind) return cmd_indicators(klines, ind_out);

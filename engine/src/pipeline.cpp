@@ -193,6 +193,7 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
   auto ring = std::make_unique<Ring>();
   auto signals = std::make_unique<SignalRing>();
   strategy::SignalDecider decider(cfg.signal, symbols.size());
+  std::vector<strategy::PaperPortfolio> books(symbols.size(), strategy::PaperPortfolio(cfg.portfolio));
   std::vector<std::int64_t> next_policy_ms(symbols.size(), INT64_MIN);  // interval mode, per symbol
   auto market = std::make_unique<strategy::MarketState>(symbols.size());
   auto handler = std::make_unique<feed::FeedHandler>(symbols);
@@ -280,6 +281,8 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
       const std::uint64_t dq = clock.now();
       sstats->queue.record(clock.delta_ns(ev.parsed_tick, dq));
       const strategy::MarketUpdate u = market->on_event(ev);
+      if (policy && u.bar_closed && ev.symbol < books.size())
+        books[ev.symbol].mark(market->symbol(ev.symbol).indicators.last_closed().close);
       bool decide = policy && ev.symbol < market->capacity() && (on_bar ? u.bar_closed : u.price);
       if (decide && on_interval) {
         const std::int64_t t = market->symbol(ev.symbol).last_time_ms;
@@ -293,8 +296,10 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
         sstats->end_to_end.record(clock.delta_ns(ev.rx_tick, done));
         return;
       }
-      // Position and PnL are 0 until the paper portfolio is wired in.
-      market->observe(ev.symbol, on_bar, 0.0, 0.0, obs);
+      strategy::PaperPortfolio& book = books[ev.symbol];
+      const auto& st = market->symbol(ev.symbol);
+      const double ref_price = on_bar ? st.indicators.last_closed().close : st.last_price;
+      market->observe(ev.symbol, on_bar, book.position(), book.unrealised_fraction(ref_price), obs);
       const std::uint64_t features = clock.now();
       sstats->indicators.record(clock.delta_ns(dq, features));
       const bool ok = policy->forward(obs.data(), out);
@@ -305,22 +310,29 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
         sstats->end_to_end.record(clock.delta_ns(ev.rx_tick, decided));
         return;
       }
+      strategy::Decision d;
+      if (ok) {
+        d = decider.decide(out, policy->n_actions(), ev.symbol, st.last_time_ms);
+      } else {
+        d.reason = infra::SignalReason::non_finite_input;
+      }
+      // The paper account trades the signal at the reference price, paying
+      // the book ticker's half-spread when one has been seen.
+      if (d.action != infra::SignalAction::hold) {
+        const double half = std::isfinite(st.bid) && std::isfinite(st.ask) && st.ask > st.bid ? (st.ask - st.bid) / 2 : 0.0;
+        book.rebalance(d.action == infra::SignalAction::buy ? strategy::Target::long_
+                       : cfg.portfolio.allow_short    ? strategy::Target::short_
+                                                      : strategy::Target::flat,
+                       ref_price, half);
+      }
       infra::Signal* sig = signals->try_claim();
       if (sig != nullptr) {
-        const auto& st = market->symbol(ev.symbol);
         sig->symbol = ev.symbol;
-        if (ok) {
-          const strategy::Decision d = decider.decide(out, policy->n_actions(), ev.symbol, st.last_time_ms);
-          sig->action = d.action;
-          sig->reason = d.reason;
-          sig->confidence = d.confidence;
-        } else {
-          sig->action = infra::SignalAction::hold;
-          sig->reason = infra::SignalReason::non_finite_input;
-          sig->confidence = 0.0f;
-        }
+        sig->action = d.action;
+        sig->reason = d.reason;
+        sig->confidence = d.confidence;
         sig->value = out.value;
-        sig->price = on_bar ? st.indicators.last_closed().close : st.last_price;
+        sig->price = ref_price;
         sig->event_time_ms = st.last_time_ms;
         sig->rx_tick = ev.rx_tick;
         sig->features_tick = features;
@@ -443,6 +455,11 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     sum.window_mean_5m = s.window_means.mean(0);
     sum.window_mean_1h = s.window_means.mean(2);
     sum.vwap = s.vwap.value();
+    if (policy) {
+      books[id].mark(s.last_price);  // final mark at the last trade (the strategy thread has stopped)
+      sum.has_portfolio = true;
+      sum.portfolio = books[id].metrics();
+    }
     rep.symbols.push_back(std::move(sum));
   }
   return rep;

@@ -79,6 +79,12 @@ std::string RunReport::to_json() const {
                        s.signals, infra::to_string(s.last_signal.action), num(s.last_signal.confidence),
                        num(s.last_signal.value), num(s.last_signal.price), s.last_signal.event_time_ms,
                        infra::to_string(s.last_signal.reason));
+    if (s.has_portfolio)
+      o += fmt::format(",\"portfolio\":{{\"equity\":{},\"total_return\":{},\"realised_pnl\":{},\"unrealised_pnl\":{},"
+                       "\"trades\":{},\"fees\":{},\"turnover\":{},\"max_drawdown\":{}}}",
+                       num(s.portfolio.equity), num(s.portfolio.total_return), num(s.portfolio.realised_pnl),
+                       num(s.portfolio.unrealised_pnl), s.portfolio.round_trips, num(s.portfolio.fees),
+                       num(s.portfolio.turnover), num(s.portfolio.max_drawdown));
     o += "}";
   }
   o += "}}";
@@ -123,6 +129,15 @@ std::string RunReport::to_table() const {
                        cell(s.last.macd.hist, 4), s.price_anomalies + s.volume_anomalies, sig);
     }
     if (symbols.size() > show) o += fmt::format("  ... and {} more symbols (see --report)\n", symbols.size() - show);
+    if (!policy_backend.empty()) {
+      o += fmt::format("\n  {:<12}{:>14}{:>10}{:>8}{:>10}{:>10}   (paper account per symbol, 10,000 quote units each)\n",
+                       "symbol", "equity", "return", "trades", "fees", "max_dd");
+      for (std::size_t i = 0; i < show; ++i) {
+        const auto& p = symbols[i].portfolio;
+        o += fmt::format("  {:<12}{:>14.2f}{:>9.2f}%{:>8}{:>10.2f}{:>9.2f}%\n", symbols[i].name, p.equity,
+                         p.total_return * 100, p.round_trips, p.fees, p.max_drawdown * 100);
+      }
+    }
   }
   return o;
 }

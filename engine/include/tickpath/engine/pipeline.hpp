@@ -19,6 +19,7 @@
 #include "tickpath/infra/signal.hpp"
 #include "tickpath/strategy/market_state.hpp"
 #include "tickpath/strategy/policy.hpp"
+#include "tickpath/strategy/portfolio.hpp"
 #include "tickpath/strategy/signal_decider.hpp"
 
 namespace tickpath::engine {
@@ -57,6 +58,9 @@ struct PipelineConfig {
   enum class PolicyOn { trade, bar, interval } policy_on = PolicyOn::trade;
   std::int64_t policy_every_ms = 1000;
   strategy::SignalOptions signal{};
+  // Each symbol's paper account, traded by the signals on the strategy thread
+  // (so the observation's position and PnL features are live).
+  strategy::PortfolioConfig portfolio{};
   HotThreadHooks hooks{};
 };
 
@@ -73,6 +77,8 @@ struct SymbolSummary {
   double window_mean_5m = strategy::kNaN, window_mean_1h = strategy::kNaN, vwap = strategy::kNaN;
   std::uint64_t signals = 0;
   bool has_signal = false;
+  bool has_portfolio = false;
+  strategy::PortfolioMetrics portfolio{};
   infra::Signal last_signal{};
 };
 

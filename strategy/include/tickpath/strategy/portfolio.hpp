@@ -14,6 +14,7 @@ struct PortfolioConfig {
   double initial_cash = 10'000.0;
   double fee_bps = 10.0;            // per fill, of notional
   double position_fraction = 1.0;   // share of equity a new position takes
+  double max_position_notional = 0; // position limit in quote currency (0: none)
   bool allow_short = false;
   double bars_per_year = 525'600;   // 1-minute bars; annualises Sharpe and Sortino
 };
@@ -97,7 +98,9 @@ class PaperPortfolio {
   void open(int dir, double price, double half_spread) noexcept {
     const double fill = price + dir * half_spread;
     const double fee_rate = cfg_.fee_bps * 1e-4;
-    const double budget = cash_ * cfg_.position_fraction;
+    double budget = cash_ * cfg_.position_fraction;
+    if (cfg_.max_position_notional > 0 && budget > cfg_.max_position_notional * (1.0 + fee_rate))
+      budget = cfg_.max_position_notional * (1.0 + fee_rate);
     const double notional = budget / (1.0 + fee_rate);
     const double fee = notional * fee_rate;
     const double q = notional / fill;

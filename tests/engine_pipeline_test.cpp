@@ -52,9 +52,20 @@ TEST(Pipeline_Replay, RealRecordingFlowsThroughWithNothingLost) {
   cfg.feed = PipelineConfig::Feed::replay;
   cfg.replay_path = tickpath::test::data_file("ws/cryptofeed_2021-04-04_btcusdt-ethusdt-dotusdt_raw-recording.txt");
   cfg.progress = false;
+  cfg.hooks.after_warmup = &start_counting;  // order books included: no allocation after warm-up
+  cfg.hooks.warmup_messages = 500;
+  g_hot_threads_counting = 0;
+  const auto before = tickpath::test::counted_allocations();
   std::string error;
   const auto rep = run_pipeline(cfg, error);
   ASSERT_TRUE(error.empty()) << error;
+  EXPECT_EQ(g_hot_threads_counting.load(), 2);
+  EXPECT_EQ(tickpath::test::counted_allocations() - before, 0U);
+  // The recording's three REST snapshots seed three books, which stay in sync.
+  EXPECT_EQ(rep.books, 3U);
+  EXPECT_EQ(rep.books_synced, 3U);
+  EXPECT_EQ(rep.book_snapshots, 3U);
+  EXPECT_EQ(rep.book_out_of_sync, 0U);
   EXPECT_EQ(rep.messages, 4719U);
   EXPECT_EQ(rep.rejects, 0U);
   EXPECT_EQ(rep.processed, 4719U);

@@ -22,6 +22,7 @@ namespace {
 using Ring = infra::SpscRing<infra::Event, 1U << 16>;
 using SignalRing = infra::SpscRing<infra::Signal, 1U << 16>;
 constexpr int kWarmupBars = 35;  // MACD(12,26,9)'s first value is on bar 34
+constexpr std::uint32_t kBookLevels = 5000;  // per side: Binance's deepest REST snapshot
 
 // Counters a hot thread writes and the io thread reads, each on its own line.
 struct alignas(64) SharedCounter {
@@ -61,12 +62,16 @@ void shift_times(infra::Event& ev, std::int64_t offset_ms) noexcept {
 // they cover, rounded up to whole minutes, so laps line up bars.
 struct Prescan {
   std::int64_t span_ms = 0;
+  // Symbols with diff depth and a REST snapshot among the frames: they get an
+  // order book (without a snapshot a book can never sync).
+  std::vector<bool> depth_symbols;
   std::vector<std::int64_t> time_ns;  // per frame: recorder receive time, else event time, else the previous
 };
 Prescan prescan(const feed::FrameSet& frames, infra::SymbolTable& symbols, bool want_times) {
   feed::BinanceParser parser;
   feed::Message m;
   Prescan p;
+  std::vector<bool> diffs, snaps;
   if (want_times) p.time_ns.resize(frames.size());
   std::int64_t lo = INT64_MAX, hi = INT64_MIN, last_ns = 0;
   for (std::size_t i = 0; i < frames.size(); ++i) {
@@ -80,6 +85,14 @@ Prescan prescan(const feed::FrameSet& frames, infra::SymbolTable& symbols, bool 
     if (!ok) continue;
     const std::string_view sym = m.symbol.empty() ? frames.frames()[i].symbol_hint : m.symbol;
     if (!sym.empty() && !symbols.frozen()) (void)symbols.intern(sym);
+    const bool rest_snapshot = m.type == feed::MessageType::depth && m.stream.empty();
+    if (m.type == feed::MessageType::depth_update || rest_snapshot) {
+      const infra::SymbolId id = symbols.find(sym);
+      if (id != infra::kNoSymbol) {
+        if (diffs.size() <= id) diffs.resize(id + 1U, false), snaps.resize(id + 1U, false);
+        (rest_snapshot ? snaps : diffs)[id] = true;
+      }
+    }
     std::int64_t t = m.E;
     if (m.type == feed::MessageType::trade || m.type == feed::MessageType::agg_trade) t = m.T;
     if (t <= 0) continue;
@@ -87,6 +100,8 @@ Prescan prescan(const feed::FrameSet& frames, infra::SymbolTable& symbols, bool 
     hi = std::max(hi, t);
   }
   if (lo <= hi) p.span_ms = (hi - lo + 1 + 59'999) / 60'000 * 60'000 + 60'000;
+  p.depth_symbols.resize(diffs.size());
+  for (std::size_t i = 0; i < diffs.size(); ++i) p.depth_symbols[i] = diffs[i] && snaps[i];
   return p;
 }
 
@@ -197,6 +212,7 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
   std::vector<std::int64_t> next_policy_ms(symbols.size(), INT64_MIN);  // interval mode, per symbol
   auto market = std::make_unique<strategy::MarketState>(symbols.size());
   auto handler = std::make_unique<feed::FeedHandler>(symbols);
+  handler->enable_books(scan.depth_symbols, kBookLevels);
   auto fstats = std::make_unique<FeedThreadStats>();
   auto sstats = std::make_unique<StrategyThreadStats>();
   std::atomic<bool> feed_done{false};
@@ -415,6 +431,14 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
   rep.dropped = fstats->dropped.get();
   rep.backpressure_ns = clock.to_ns(fstats->backpressure_ticks.get());
   rep.depth_gaps = fc.depth_gaps.load();
+  rep.book_snapshots = fc.book_snapshots.load();
+  rep.book_out_of_sync = fc.book_out_of_sync.load();
+  for (std::size_t id = 0; id < symbols.size(); ++id) {
+    const feed::BookSync* b = handler->book(static_cast<infra::SymbolId>(id));
+    if (b == nullptr) continue;
+    ++rep.books;
+    rep.books_synced += b->state() == feed::BookState::synced;
+  }
   rep.laps = fstats->laps.get();
   rep.processed = sstats->processed.get();
   rep.late_trades = market->late_trades();

@@ -37,9 +37,10 @@ std::string RunReport::to_json() const {
   o += "},";
   o += fmt::format(
       "\"backpressure_ns\":{},\"depth_gaps\":{},\"late_trades\":{},\"bars_closed\":{},\"not_bar_source\":{},"
-      "\"symbol_over_capacity\":{},\"laps\":{},\"metadata_lines\":{},",
+      "\"symbol_over_capacity\":{},\"laps\":{},\"metadata_lines\":{},\"order_books\":{{\"books\":{},\"synced\":{},"
+      "\"snapshots\":{},\"out_of_sync\":{}}},",
       num(backpressure_ns), depth_gaps, late_trades, bars_closed, not_bar_source, symbol_over_capacity, laps,
-      metadata_lines);
+      metadata_lines, books, books_synced, book_snapshots, book_out_of_sync);
   o += fmt::format("\"duration_s\":{},\"throughput_msgs_per_s\":{},\"clock\":\"{}\",\"clock_overhead_ns\":{},",
                    num(duration_s), num(throughput_msgs_per_s), clock, num(clock_overhead_ns));
   if (!clock_note.empty()) o += fmt::format("\"clock_note\":\"{}\",", esc(clock_note));
@@ -101,6 +102,9 @@ std::string RunReport::to_table() const {
       o += fmt::format("    reject {:<22} {}\n", feed::to_string(static_cast<feed::RejectReason>(i)), reject_by_reason[i]);
   o += fmt::format("  {:.3f} s, {:.0f} frames/s, backpressure {:.3f} ms, bars closed {}, laps {}\n", duration_s,
                    throughput_msgs_per_s, backpressure_ns * 1e-6, bars_closed, laps);
+  if (books > 0)
+    o += fmt::format("  order books {} ({} synced at the end), {} snapshots applied, {} diffs out of sequence (need a new snapshot)\n",
+                     books, books_synced, book_snapshots, book_out_of_sync);
   o += fmt::format("  clock {} ({:.3f} ticks/ns), one stamp costs {:.1f} ns{}\n", clock, tsc_ghz, clock_overhead_ns,
                    clock_note.empty() ? "" : " - " + clock_note);
   if (!policy_backend.empty())

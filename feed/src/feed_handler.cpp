@@ -1,5 +1,7 @@
 #include "tickpath/feed/feed_handler.hpp"
 
+#include <limits>
+
 namespace tickpath::feed {
 
 void fill_event(const Message& m, Event& ev) noexcept {
@@ -66,10 +68,18 @@ void fill_event(const Message& m, Event& ev) noexcept {
       d.first_bid_qty = m.bids.size ? m.bids.data[0].qty.value : 0.0;
       d.first_ask = m.asks.size ? m.asks.data[0].price.value : 0.0;
       d.first_ask_qty = m.asks.size ? m.asks.data[0].qty.value : 0.0;
+      d.book_bid = d.book_ask = std::numeric_limits<double>::quiet_NaN();
       break;
     }
     case MessageType::none: ev.type = EventType::none; break;
   }
+}
+
+void FeedHandler::enable_books(const std::vector<bool>& symbols, std::uint32_t levels_per_side) {
+  books_.clear();
+  books_.resize(symbols.size());
+  for (std::size_t i = 0; i < symbols.size(); ++i)
+    if (symbols[i]) books_[i] = std::make_unique<BookSync>(levels_per_side);
 }
 
 RejectReason FeedHandler::on_frame(const char* data, std::size_t len, std::string_view symbol_hint,
@@ -96,6 +106,21 @@ RejectReason FeedHandler::on_frame(const char* data, std::size_t len, std::strin
       }
     }
     if (out.depth.final_update_id > last) last = out.depth.final_update_id;
+  }
+  if (id < books_.size() && books_[id] &&
+      (out.type == EventType::depth_update || (out.type == EventType::depth_snapshot && msg_.stream.empty()))) {
+    BookSync& book = *books_[id];
+    if (out.type == EventType::depth_snapshot) {
+      book.on_snapshot(msg_.last_update_id, msg_.bids, msg_.asks);
+      bump(counters_.book_snapshots);
+    } else if (!book.on_diff(msg_.U, msg_.u, msg_.bids, msg_.asks)) {
+      bump(counters_.book_out_of_sync);
+    }
+    if (book.state() == BookState::synced) {
+      out.flags |= event_flag::book_synced;
+      if (!book.bids().empty()) out.depth.book_bid = static_cast<double>(book.bids()[0].price_e8) / 1e8;
+      if (!book.asks().empty()) out.depth.book_ask = static_cast<double>(book.asks()[0].price_e8) / 1e8;
+    }
   }
   bump(counters_.events);
   bump(counters_.events_by_type[static_cast<std::size_t>(out.type)]);

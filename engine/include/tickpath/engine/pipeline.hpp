@@ -93,6 +93,7 @@ struct RunReport {
   double backpressure_ns = 0;
   std::uint64_t depth_gaps = 0, late_trades = 0, bars_closed = 0, not_bar_source = 0, laps = 0;
   std::uint64_t symbol_over_capacity = 0;
+  std::uint64_t books = 0, books_synced = 0, book_snapshots = 0, book_out_of_sync = 0;
   // policy stage
   std::string policy_backend;  // empty when the run had no policy
   std::string model;

@@ -10,9 +10,12 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string_view>
+#include <vector>
 
 #include "tickpath/feed/binance_parser.hpp"
+#include "tickpath/feed/order_book.hpp"
 #include "tickpath/infra/symbol_table.hpp"
 
 namespace tickpath::feed {
@@ -22,6 +25,8 @@ struct alignas(64) FeedCounters {
   std::atomic<std::uint64_t> events{0};
   std::atomic<std::uint64_t> rejects{0};
   std::atomic<std::uint64_t> depth_gaps{0};
+  std::atomic<std::uint64_t> book_snapshots{0};
+  std::atomic<std::uint64_t> book_out_of_sync{0};  // a diff did not follow the book: it needs a new snapshot
   std::array<std::atomic<std::uint64_t>, kRejectReasons> reject_by_reason{};
   std::array<std::atomic<std::uint64_t>, 8> events_by_type{};
 };
@@ -34,6 +39,15 @@ class FeedHandler {
   // `symbol_hint` names the symbol when the frame cannot (a REST snapshot).
   [[nodiscard]] RejectReason on_frame(const char* data, std::size_t len, std::string_view symbol_hint,
                                       Event& out) noexcept;
+
+  // Keeps a local order book for each symbol whose flag is set (set-up:
+  // allocates `levels_per_side` levels per side per book). REST snapshots
+  // (depth frames without a stream) seed a book; diffs keep it; depth events
+  // then carry the book's best bid and ask.
+  void enable_books(const std::vector<bool>& symbols, std::uint32_t levels_per_side);
+  [[nodiscard]] const BookSync* book(infra::SymbolId id) const noexcept {
+    return id < books_.size() ? books_[id].get() : nullptr;
+  }
 
   // Forget sequence state, e.g. after a reconnect or a replay lap: the next
   // diff of every symbol starts a new sequence instead of reporting a gap.
@@ -56,6 +70,7 @@ class FeedHandler {
   BinanceParser parser_;
   Message msg_;
   std::array<std::int64_t, infra::SymbolTable::kMaxSymbols> last_u_{};
+  std::vector<std::unique_ptr<BookSync>> books_;
   FeedCounters counters_;
 };
 

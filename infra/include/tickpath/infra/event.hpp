@@ -41,6 +41,7 @@ inline constexpr std::uint8_t buyer_maker = 1U << 0;   // "m"
 inline constexpr std::uint8_t best_match = 1U << 1;    // "M"
 inline constexpr std::uint8_t kline_closed = 1U << 2;  // "x"
 inline constexpr std::uint8_t seq_gap = 1U << 3;       // depth: U != previous u + 1 on this symbol
+inline constexpr std::uint8_t book_synced = 1U << 4;   // depth: the local book is in sync after this event
 }  // namespace event_flag
 
 struct TradeData {  // trade and aggTrade
@@ -75,6 +76,9 @@ struct DepthData {
   std::uint32_t ask_levels;
   // First level of each side as sent (for a snapshot: the top of book).
   double first_bid, first_bid_qty, first_ask, first_ask_qty;
+  // The local book's best bid and ask after this diff (flag book_synced),
+  // NaN while the book awaits a snapshot.
+  double book_bid, book_ask;
 };
 
 struct alignas(64) Event {

@@ -223,13 +223,10 @@ int cmd_init_model(std::uint64_t seed, const std::string& out) {
 
 int cmd_infer(const std::string& model_path, const std::string& input, const std::string& backend_name) {
   using namespace tickpath::strategy;
-  PolicyModel model;
   std::string error;
-  if (!load_policy_model(model_path, model, error)) return fail(error);
-  PolicyBackend backend;
-  if (!parse_policy_backend(backend_name, backend)) return fail("--backend must be auto, scalar, avx2 or avx512");
-  auto policy = Policy::create(model, backend, error);
+  auto policy = load_policy(model_path, backend_name, false, error);
   if (!policy) return fail(error);
+  const PolicyModel& model = policy->model();
   std::ifstream in(input);
   if (!in) return fail("cannot open " + input);
   const std::uint32_t n = model.n_obs, na = model.n_actions;
@@ -290,13 +287,7 @@ int cmd_backtest(const std::string& klines, const std::string& model_path, const
   std::unique_ptr<Policy> policy;
   std::string error;
   if (!model_path.empty()) {
-    PolicyModel model;
-    if (!load_policy_model(model_path, model, error)) return fail(error);
-    if (model.n_obs != kFeatures || model.n_actions != 3)
-      return fail(model_path + ": a trading policy reads 13 observations and has 3 actions");
-    PolicyBackend backend;
-    if (!parse_policy_backend(backend_name, backend)) return fail("--backend must be auto, scalar, avx2 or avx512");
-    policy = Policy::create(model, backend, error);
+    policy = load_policy(model_path, backend_name, true, error);
     if (!policy) return fail(error);
   }
   const auto load = load_kline_csv(klines);

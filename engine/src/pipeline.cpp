@@ -21,7 +21,6 @@ namespace {
 
 using Ring = infra::SpscRing<infra::Event, 1U << 16>;
 using SignalRing = infra::SpscRing<infra::Signal, 1U << 16>;
-constexpr int kWarmupBars = 35;  // MACD(12,26,9)'s first value is on bar 34
 constexpr std::uint32_t kBookLevels = 5000;  // per side: Binance's deepest REST snapshot
 
 // Counters a hot thread writes and the io thread reads, each on its own line.
@@ -119,26 +118,9 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
   // ---- set-up (io thread): the policy first, so a bad model fails fast ----
   std::unique_ptr<strategy::Policy> policy;
   if (!cfg.model_path.empty()) {
-    strategy::PolicyModel model;
-    if (!strategy::load_policy_model(cfg.model_path, model, error)) return {};
-    if (model.n_obs != strategy::kFeatures) {
-      error = fmt::format("{}: the model reads {} observations; tickpath builds {}", cfg.model_path, model.n_obs,
-                          strategy::kFeatures);
-      return {};
-    }
-    if (model.n_actions != 3) {
-      error = fmt::format("{}: the model has {} actions; the trading layout is HOLD, BUY, SELL", cfg.model_path,
-                          model.n_actions);
-      return {};
-    }
-    strategy::PolicyBackend backend;
-    if (!strategy::parse_policy_backend(cfg.policy_backend, backend)) {
-      error = "policy back-end must be auto, scalar, avx2 or avx512, not '" + cfg.policy_backend + "'";
-      return {};
-    }
-    policy = strategy::Policy::create(model, backend, error);
+    policy = strategy::load_policy(cfg.model_path, cfg.policy_backend, true, error);
     if (!policy) return {};
-    rep.policy_backend = strategy::to_string(backend);
+    rep.policy_backend = strategy::to_string(policy->backend());
     rep.model = cfg.model_path;
   }
   // ---- set-up (io thread): frames in memory, symbols interned ----
@@ -321,7 +303,7 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
       const bool ok = policy->forward(obs.data(), out);
       const std::uint64_t decided = clock.now();
       sstats->policy.record(clock.delta_ns(features, decided));
-      if (!ok && market->symbol(ev.symbol).features.bars() < kWarmupBars) {
+      if (!ok && market->symbol(ev.symbol).features.bars() < strategy::kObservationWarmupBars) {
         sstats->warmup_skips.add(1);  // indicators still inside their lookback: no decision yet
         sstats->end_to_end.record(clock.delta_ns(ev.rx_tick, decided));
         return;

@@ -9,7 +9,6 @@
 namespace tickpath::strategy {
 
 namespace {
-constexpr int kWarmupBars = 35;
 
 struct Runner {
   StrategyResult result;
@@ -74,7 +73,7 @@ BacktestResult run_backtest(const std::vector<Bar>& bars, Policy* policy, const 
         ++out.policy_decisions;
         if (po.action == 1) p.decide(Target::long_);
         else if (po.action == 2) p.decide(exit);
-      } else if (features.bars() < kWarmupBars) {
+      } else if (features.bars() < kObservationWarmupBars) {
         ++out.policy_warmup;
       } else {
         ++out.policy_non_finite;

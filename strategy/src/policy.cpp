@@ -6,6 +6,7 @@
 #include <new>
 
 #include "policy_kernels.hpp"
+#include "tickpath/strategy/features.hpp"
 
 namespace tickpath::strategy {
 
@@ -60,6 +61,24 @@ bool parse_policy_backend(const std::string& name, PolicyBackend& out) noexcept 
   else if (name == "avx512") out = PolicyBackend::avx512;
   else return false;
   return true;
+}
+
+std::unique_ptr<Policy> load_policy(const std::string& path, const std::string& backend_name, bool trading_layout,
+                                    std::string& error) {
+  PolicyModel model;
+  if (!load_policy_model(path, model, error)) return nullptr;
+  if (trading_layout && (model.n_obs != kFeatures || model.n_actions != 3)) {
+    error = path + ": the model reads " + std::to_string(model.n_obs) + " observations and has " +
+            std::to_string(model.n_actions) + " actions; a trading policy reads " + std::to_string(kFeatures) +
+            " and has 3 (HOLD, BUY, SELL)";
+    return nullptr;
+  }
+  PolicyBackend backend;
+  if (!parse_policy_backend(backend_name, backend)) {
+    error = "policy back-end must be auto, scalar, avx2 or avx512, not '" + backend_name + "'";
+    return nullptr;
+  }
+  return Policy::create(model, backend, error);
 }
 
 std::uint8_t softmax_argmax(const float* logits, std::uint32_t n, float* probs) noexcept {

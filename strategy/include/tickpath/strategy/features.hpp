@@ -31,6 +31,8 @@
 namespace tickpath::strategy {
 
 inline constexpr std::size_t kFeatures = 13;
+// Bars before every feature is out of its lookback (MACD's signal: bar 34).
+inline constexpr int kObservationWarmupBars = 35;
 using Observation = std::array<float, kFeatures>;
 
 class FeatureBuilder {

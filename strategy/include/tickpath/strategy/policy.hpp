@@ -62,6 +62,12 @@ class Policy {
   std::uint64_t non_finite_ = 0;
 };
 
+// Set-up in one call: load the model file, check it (with `trading_layout`:
+// 13 observations, 3 actions HOLD/BUY/SELL), pick the back-end by name.
+// nullptr and one line in `error` on any failure.
+std::unique_ptr<Policy> load_policy(const std::string& path, const std::string& backend, bool trading_layout,
+                                    std::string& error);
+
 // Softmax of n logits into probs (max-subtracted, float); returns argmax.
 std::uint8_t softmax_argmax(const float* logits, std::uint32_t n, float* probs) noexcept;
 

@@ -393,6 +393,8 @@ RejectReason BinanceParser::parse(const char* data, std::size_t len, Message& m)
   m.bad_field = nullptr;
   m.bids = {};
   m.asks = {};
+  m.sim_seq = 0;
+  m.sim_tx_ns = 0;
   if (len == 0) return RejectReason::empty_frame;
   if (len > kMaxFrameBytes) return RejectReason::frame_too_large;
   if (!impl_->allocated) return RejectReason::frame_too_large;
@@ -416,6 +418,16 @@ RejectReason BinanceParser::parse(const char* data, std::size_t len, Message& m)
         return r;
       }
       m.present |= Message::f_stream;
+    } else if (raw[0] == 's' && raw[1] == 'q' && raw[2] == '"') {
+      if (RejectReason r = read_int(v, m.sim_seq); r != RejectReason::none) {
+        m.bad_field = "sq";
+        return r;
+      }
+    } else if (raw[0] == 't' && raw[1] == 'x' && raw[2] == '"') {
+      if (RejectReason r = read_int(v, m.sim_tx_ns); r != RejectReason::none) {
+        m.bad_field = "tx";
+        return r;
+      }
     } else if (raw[0] == 'd' && key_is(raw, "data", 4)) {
       od::object data_obj;
       if (auto e = v.get_object().get(data_obj)) {

@@ -83,6 +83,9 @@ struct Message {
   std::string_view symbol;  // "s", or the stream name's prefix (lower case) when there is no "s"
   std::string_view event_name;  // "e" as sent
   const char* bad_field = nullptr;  // for rejects: the key at fault, when one is
+  // Wrapper keys tickpath-exsim adds ahead of Binance's: the frame's number on
+  // its connection (1, 2, ...) and its send time (CLOCK_REALTIME ns); 0 when absent.
+  std::int64_t sim_seq = 0, sim_tx_ns = 0;
 
   std::int64_t E = 0, T = 0;
   std::int64_t t = 0, a_id = 0, b_id = 0, f = 0, l = 0;  // trade/aggTrade ids (b_id/a_id: legacy order ids)

@@ -17,6 +17,7 @@
 #include "tickpath/feed/frame_set.hpp"
 #include "tickpath/feed/message_json.hpp"
 #include "tickpath/feed/synthetic.hpp"
+#include "tickpath/feed/transport.hpp"
 #include "tickpath/strategy/backtest.hpp"
 #include "tickpath/strategy/indicator_set.hpp"
 #include "tickpath/strategy/kline_csv.hpp"
@@ -59,15 +60,29 @@ int cmd_run(const std::string& feed, const std::string& symbols, std::uint64_t m
             const std::string& cpus, const std::string& report, double speed, bool drop, std::uint64_t seed,
             double rate, bool bursty, bool quiet, const std::string& model, const std::string& backend,
             const std::string& policy_on, const tickpath::strategy::SignalOptions& sig, double fee_bps,
-            bool allow_short) {
+            bool allow_short, const tickpath::engine::LiveOptions& live, const std::string& streams) {
   tickpath::engine::PipelineConfig cfg;
-  if (feed == "synthetic") {
+  cfg.live = live;
+  if (!streams.empty()) cfg.live.streams = split_list(streams);
+  if (feed == "binance" || feed.rfind("wss://", 0) == 0 || feed.rfind("ws://", 0) == 0) {
+    cfg.feed = tickpath::engine::PipelineConfig::Feed::live;
+    if (feed != "binance") cfg.live.ws_url = feed;
+    if (feed != "binance" && live.rest_url == tickpath::engine::LiveOptions{}.rest_url) {
+      // Same host and port over HTTP(S), as the simulator serves both.
+      tickpath::feed::Url u;
+      std::string err;
+      if (!tickpath::feed::parse_url(feed, u, err)) return fail(err);
+      cfg.live.rest_url = fmt::format("{}://{}:{}", u.tls ? "https" : "http", u.host, u.port);
+    }
+    if (!(cfg.live.stale_after_s >= 0) || !(cfg.live.rotate_after_s >= 0) || !(cfg.live.overlap_s >= 0))
+      return fail("--stale-after, --rotate-after and --overlap take seconds >= 0");
+  } else if (feed == "synthetic") {
     cfg.feed = tickpath::engine::PipelineConfig::Feed::synthetic;
   } else if (feed.rfind("replay:", 0) == 0 && feed.size() > 7) {
     cfg.feed = tickpath::engine::PipelineConfig::Feed::replay;
     cfg.replay_path = feed.substr(7);
   } else {
-    return fail("--feed must be 'synthetic' or 'replay:PATH', not '" + feed + "'");
+    return fail("--feed must be 'synthetic', 'replay:PATH', 'binance' or a ws:// / wss:// URL, not '" + feed + "'");
   }
   cfg.symbols = split_list(symbols);
   cfg.messages = messages;
@@ -348,7 +363,22 @@ int main(int argc, char** argv) {
   std::uint64_t messages = 0, seed = 42;
   double duration = 0, speed = 0, rate = 200;
   bool drop = false, bursty = false, quiet = false;
-  run->add_option("--feed", feed, "synthetic | replay:PATH (JSONL, pretty JSON or recorder file)")->capture_default_str();
+  run->add_option("--feed", feed,
+                  "synthetic | replay:PATH (JSONL, pretty JSON or recorder file) | binance (live, "
+                  "wss://stream.binance.com:9443) | wss://HOST:PORT (another endpoint, e.g. tickpath-exsim)")
+      ->capture_default_str();
+  tickpath::engine::LiveOptions live;
+  std::string streams;
+  run->add_option("--streams", streams, "live: streams per symbol, e.g. trade,aggTrade,bookTicker,depth@100ms,kline_1m,depth20@100ms");
+  run->add_option("--rest-url", live.rest_url, "live: REST base for depth snapshots")->capture_default_str();
+  run->add_flag("--insecure", live.insecure, "live: do not verify TLS certificates (local tests only)");
+  run->add_option("--ca-file", live.ca_file, "live: trust this PEM certificate instead of the system store");
+  run->add_option("--stale-after", live.stale_after_s, "live: reconnect after this many seconds without a message")->capture_default_str();
+  run->add_option("--rotate-after", live.rotate_after_s, "live: open a new connection after S seconds (Binance closes at 24 h)")
+      ->capture_default_str();
+  run->add_option("--overlap", live.overlap_s, "live: seconds both connections are read during a rotation")->capture_default_str();
+  run->add_option("--snapshot-limit", live.snapshot_limit, "live: REST depth snapshot levels")->capture_default_str();
+  run->add_flag("--huge-pages", live.huge_pages, "live: receive buffers on 2 MB pages when the host has them");
   run->add_option("--symbols", symbols, "comma-separated symbols (replay: only these; synthetic: the market)");
   run->add_option("--messages", messages, "stop after N frames (default: synthetic 1000000, replay one pass)");
   run->add_option("--duration", duration, "stop after S seconds");
@@ -434,7 +464,7 @@ int main(int argc, char** argv) {
   }
   if (*run)
     return cmd_run(feed, symbols, messages, duration, cpus, report, speed, drop, seed, rate, bursty, quiet, run_model,
-                   run_backend, policy_on, sig, run_fee, run_short);
+                   run_backend, policy_on, sig, run_fee, run_short, live, streams);
   if (*parse) return cmd_parse(parse_path, parse_limit, strict);
   if (*gen) return cmd_gen(gen_symbols, gen_messages, gen_seed, gen_rate, gen_bursty, gen_out);
   if (*ind) return cmd_indicators(klines, ind_out);

@@ -6,9 +6,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <memory>
 #include <thread>
 
+#include "live_feed.hpp"
 #include "tickpath/feed/feed_handler.hpp"
 #include "tickpath/infra/affinity.hpp"
 #include "tickpath/infra/signal.hpp"
@@ -22,6 +24,7 @@ namespace {
 using Ring = infra::SpscRing<infra::Event, 1U << 16>;
 using SignalRing = infra::SpscRing<infra::Signal, 1U << 16>;
 constexpr std::uint32_t kBookLevels = 5000;  // per side: Binance's deepest REST snapshot
+constexpr std::size_t kHeldDiffBytes = 1U << 20;  // per book, diffs held while a snapshot is fetched
 
 // Counters a hot thread writes and the io thread reads, each on its own line.
 struct alignas(64) SharedCounter {
@@ -31,7 +34,7 @@ struct alignas(64) SharedCounter {
 };
 
 struct FeedThreadStats {
-  infra::LatencyHistogram parse;
+  infra::LatencyHistogram parse, wire;
   SharedCounter dropped, backpressure_ticks, laps, frames_fed;
 };
 struct StrategyThreadStats {
@@ -127,7 +130,14 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
   feed::FrameSet frames;
   infra::SymbolTable symbols;
   std::uint64_t target = cfg.messages;
-  if (cfg.feed == PipelineConfig::Feed::replay) {
+  const bool live = cfg.feed == PipelineConfig::Feed::live;
+  if (live) {
+    rep.feed = "live:" + cfg.live.ws_url;
+    if (cfg.symbols.empty()) {
+      error = "a live feed needs --symbols (e.g. --symbols BTCUSDT,ETHUSDT)";
+      return {};
+    }
+  } else if (cfg.feed == PipelineConfig::Feed::replay) {
     rep.feed = "replay:" + cfg.replay_path;
     if (!frames.load_file(cfg.replay_path, error)) return {};
     if (frames.size() == 0) {
@@ -158,7 +168,7 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
   }
   if (!cfg.symbols.empty()) symbols.freeze();
   const bool paced = cfg.feed == PipelineConfig::Feed::replay && cfg.replay_speed > 0;
-  Prescan scan = prescan(frames, symbols, paced);
+  Prescan scan = live ? Prescan{} : prescan(frames, symbols, paced);
   const std::int64_t span_ms = scan.span_ms;
   symbols.freeze();  // every symbol is known now; the hot path only looks ids up
   if (symbols.size() > cfg.max_symbols) {
@@ -194,7 +204,19 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
   std::vector<std::int64_t> next_policy_ms(symbols.size(), INT64_MIN);  // interval mode, per symbol
   auto market = std::make_unique<strategy::MarketState>(symbols.size());
   auto handler = std::make_unique<feed::FeedHandler>(symbols);
-  handler->enable_books(scan.depth_symbols, kBookLevels);
+  std::unique_ptr<LiveFeed> livefeed;
+  if (live) {
+    livefeed = std::make_unique<LiveFeed>(cfg.live, symbols, clock);
+    handler->enable_books(livefeed->book_symbols(), kBookLevels, kHeldDiffBytes);
+    handler->enable_dedup(true);
+    const bool tls = cfg.live.ws_url.rfind("wss://", 0) == 0;
+    rep.tls = !tls ? "none (plain ws://)" : cfg.live.insecure ? "INSECURE (certificates not verified)" : "verified";
+    if (tls && cfg.live.insecure)
+      std::fprintf(stderr, "tickpath: WARNING: TLS certificate verification is OFF (--insecure); use it only against a local simulator\n");
+    if (!livefeed->start(error)) return {};
+  } else {
+    handler->enable_books(scan.depth_symbols, kBookLevels);
+  }
   auto fstats = std::make_unique<FeedThreadStats>();
   auto sstats = std::make_unique<StrategyThreadStats>();
   std::atomic<bool> feed_done{false};
@@ -212,54 +234,97 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     started.fetch_add(1);
     while (started.load() < 2) _mm_pause();
     infra::Event ev;
-    const auto& refs = frames.frames();
-    const char* base = frames.data();
-    const std::size_t n = refs.size();
-    std::size_t i = 0;
-    std::uint64_t lap = 0, fed = 0;
+    std::uint64_t fed = 0;
     const std::uint64_t t0 = clock.now();
     t_start.store(t0);
     bool warmed = cfg.hooks.after_warmup == nullptr;
     bool seen_full = false;
-    while (target == 0 || fed < target) {
-      if ((fed & 1023) == 0) {
-        if (stop != nullptr && stop->load(std::memory_order_relaxed)) break;
-        if (duration_ticks != 0 && clock.now() - t0 >= duration_ticks) break;
+    // An event is stamped, timed and pushed; a full ring waits (counted) or drops (counted).
+    auto emit = [&](infra::Event& e, std::uint64_t rx) noexcept {
+      e.rx_tick = rx;
+      e.parsed_tick = clock.now();
+      fstats->parse.record(clock.delta_ns(rx, e.parsed_tick));
+      if (ring->try_push(e)) return;
+      if (!seen_full && cfg.hooks.ring_full != nullptr) cfg.hooks.ring_full(cfg.hooks.ctx);
+      seen_full = true;
+      if (cfg.drop_on_full) {
+        fstats->dropped.add(1);
+      } else {
+        const std::uint64_t w0 = clock.now();
+        while (!ring->try_push(e)) _mm_pause();
+        fstats->backpressure_ticks.add(clock.now() - w0);
       }
+    };
+    auto should_stop = [&]() noexcept {
+      if (target != 0 && fed >= target) return true;
+      if (stop != nullptr && stop->load(std::memory_order_relaxed)) return true;
+      return duration_ticks != 0 && clock.now() - t0 >= duration_ticks;
+    };
+    auto warm = [&]() noexcept {
       if (!warmed && fed >= cfg.hooks.warmup_messages) {
         cfg.hooks.after_warmup(HotThread::feed, cfg.hooks.ctx);
         warmed = true;
       }
-      if (!due_ns.empty()) {
-        const std::uint64_t due = t0 + clock.ns_to_ticks(static_cast<double>(due_ns[i]));
-        while (clock.now() < due) _mm_pause();
-      }
-      const feed::FrameRef& fr = refs[i];
-      const std::uint64_t rx = clock.now();
-      const feed::RejectReason r = handler->on_frame(base + fr.offset, fr.len, fr.symbol_hint, ev);
-      ++fed;
-      fstats->frames_fed.add(1);
-      if (++i == n) {
-        i = 0;
-        ++lap;
-        fstats->laps.add(1);
-        handler->reset_sequences();  // a lap is a resubscribe, not a gap
-      }
-      if (r != feed::RejectReason::none) continue;
-      shift_times(ev, static_cast<std::int64_t>(lap - (i == 0 ? 1 : 0)) * span_ms);
-      ev.rx_tick = rx;
-      ev.parsed_tick = clock.now();
-      fstats->parse.record(clock.delta_ns(rx, ev.parsed_tick));
-      if (!ring->try_push(ev)) {
-        if (!seen_full && cfg.hooks.ring_full != nullptr) cfg.hooks.ring_full(cfg.hooks.ctx);
-        seen_full = true;
-        if (cfg.drop_on_full) {
-          fstats->dropped.add(1);
-        } else {
-          const std::uint64_t w0 = clock.now();
-          while (!ring->try_push(ev)) _mm_pause();
-          fstats->backpressure_ticks.add(clock.now() - w0);
+    };
+
+    if (live) {
+      // The simulator stamps frames with CLOCK_REALTIME: one anchor maps our ticks onto it.
+      timespec ts{};
+      clock_gettime(CLOCK_REALTIME, &ts);
+      const std::uint64_t tsc0 = clock.now();
+      const std::int64_t wall0 = static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+      auto on_frame = [&](const char* d, std::size_t len, std::string_view hint, std::uint64_t rx,
+                          LiveConn* conn) noexcept {
+        const feed::RejectReason r = handler->on_frame(d, len, hint, ev);
+        ++fed;
+        fstats->frames_fed.add(1);
+        if (conn != nullptr) {
+          const feed::Message& m = handler->last_message();
+          LiveFeed::account_sq(*conn, m.sim_seq);
+          if (m.sim_tx_ns > 0) {
+            const std::int64_t rx_wall = wall0 + static_cast<std::int64_t>(clock.to_ns(rx - tsc0));
+            fstats->wire.record(rx_wall > m.sim_tx_ns ? static_cast<std::uint64_t>(rx_wall - m.sim_tx_ns) : 0);
+          }
         }
+        if (r != feed::RejectReason::none) return;
+        emit(ev, rx);
+        if (ev.type == infra::EventType::depth_update) livefeed->maybe_request_snapshot(*handler, ev.symbol);
+      };
+      std::uint64_t spins = 0;
+      while (true) {
+        if ((++spins & 63) == 0 && should_stop()) break;
+        warm();
+        if (livefeed->feed_poll(on_frame) == 0) _mm_pause();
+      }
+      livefeed->feed_shutdown();
+    } else {
+      const auto& refs = frames.frames();
+      const char* base = frames.data();
+      const std::size_t n = refs.size();
+      std::size_t i = 0;
+      std::uint64_t lap = 0;
+      while (true) {
+        if ((fed & 1023) == 0 && should_stop()) break;
+        if (target != 0 && fed >= target) break;
+        warm();
+        if (!due_ns.empty()) {
+          const std::uint64_t due = t0 + clock.ns_to_ticks(static_cast<double>(due_ns[i]));
+          while (clock.now() < due) _mm_pause();
+        }
+        const feed::FrameRef& fr = refs[i];
+        const std::uint64_t rx = clock.now();
+        const feed::RejectReason r = handler->on_frame(base + fr.offset, fr.len, fr.symbol_hint, ev);
+        ++fed;
+        fstats->frames_fed.add(1);
+        if (++i == n) {
+          i = 0;
+          ++lap;
+          fstats->laps.add(1);
+          handler->reset_sequences();  // a lap is a resubscribe, not a gap
+        }
+        if (r != feed::RejectReason::none) continue;
+        shift_times(ev, static_cast<std::int64_t>(lap - (i == 0 ? 1 : 0)) * span_ms);
+        emit(ev, rx);
       }
     }
     feed_done.store(true, std::memory_order_release);
@@ -382,8 +447,9 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     auto next = std::chrono::steady_clock::now() + std::chrono::seconds(1);
     while (!feed_done.load(std::memory_order_acquire)) {
       // Drained often enough that the signal ring cannot fill at full rate.
-      std::this_thread::sleep_for(std::chrono::milliseconds(policy ? 10 : 100));
+      std::this_thread::sleep_for(std::chrono::milliseconds(policy || live ? 10 : 100));
       drain_signals();
+      if (livefeed) livefeed->io_tick();
       if (!cfg.progress || std::chrono::steady_clock::now() < next) continue;
       next += std::chrono::seconds(1);
       const double el = clock.to_ns(clock.now() - t_start.load()) * 1e-9;
@@ -399,6 +465,10 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
   feed_thread.join();
   strategy_thread.join();
   drain_signals();
+  if (livefeed) {
+    livefeed->finish(rep);
+    rep.snapshots_applied = livefeed->snapshots_applied();
+  }
 
   // ---- report (io thread, after the join) ----
   if (!feed_pin_warning.empty()) rep.warnings.push_back(feed_pin_warning);
@@ -415,6 +485,7 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
   rep.depth_gaps = fc.depth_gaps.load();
   rep.book_snapshots = fc.book_snapshots.load();
   rep.book_out_of_sync = fc.book_out_of_sync.load();
+  rep.duplicates = fc.duplicates.load();
   for (std::size_t id = 0; id < symbols.size(); ++id) {
     const feed::BookSync* b = handler->book(static_cast<infra::SymbolId>(id));
     if (b == nullptr) continue;
@@ -433,6 +504,7 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
   auto add_stage = [&](const char* name, const infra::HistogramSnapshot& h) {
     rep.stages.push_back({name, h.summary()});
   };
+  if (const auto w = fstats->wire.snapshot(); w.count() > 0) add_stage("wire", w);
   add_stage("parse", fstats->parse.snapshot());
   add_stage("queue", sstats->queue.snapshot());
   add_stage("indicators", sstats->indicators.snapshot());

@@ -52,6 +52,23 @@ std::string RunReport::to_json() const {
         policy_backend, esc(model), signals, signals_by_action[0], signals_by_action[1], signals_by_action[2],
         signal_drops, policy_warmup_skips, non_finite_observations, held_low_confidence, held_cooldown);
   }
+  if (live) {
+    o += fmt::format(
+        "\"live\":{{\"tls\":\"{}\",\"reconnects\":{},\"rotations\":{},\"stale_reconnects\":{},\"connect_failures\":{},"
+        "\"connect_rate_limited\":{},\"outage_s\":{},\"duplicates\":{},\"sq_missing\":{},\"snapshot_fetches\":{},"
+        "\"snapshot_failures\":{},\"snapshots_applied\":{},\"pings\":{},\"pongs\":{},\"last_error\":\"{}\",\"connections\":[",
+        esc(tls), reconnects, rotations, stale_reconnects, connect_failures, connect_rate_limited, num(outage_s),
+        duplicates, sq_missing, snapshot_fetches, snapshot_failures, snapshots_applied, pings, pongs,
+        esc(last_connect_error));
+    for (std::size_t i = 0; i < connections.size(); ++i) {
+      const auto& c = connections[i];
+      o += fmt::format("{}{{\"id\":{},\"slot\":{},\"opened_s\":{},\"closed_s\":{},\"messages\":{},\"sq_missing\":{},"
+                       "\"end\":\"{}\"}}",
+                       i ? "," : "", c.id, c.slot, num(c.opened_s), c.closed_s < 0 ? "null" : num(c.closed_s), c.messages,
+                       c.sq_missing, esc(c.end));
+    }
+    o += "]},";
+  }
   o += "\"warnings\":[";
   for (std::size_t i = 0; i < warnings.size(); ++i) o += fmt::format("{}\"{}\"", i ? "," : "", esc(warnings[i]));
   o += "],\"stages\":{";
@@ -105,6 +122,15 @@ std::string RunReport::to_table() const {
   if (books > 0)
     o += fmt::format("  order books {} ({} synced at the end), {} snapshots applied, {} diffs out of sequence (need a new snapshot)\n",
                      books, books_synced, book_snapshots, book_out_of_sync);
+  if (live) {
+    o += fmt::format("  live: TLS {}, {} connections, {} reconnects ({} stale), {} rotations, {} failed connects, "
+                     "outage {:.3f} s, {} duplicates dropped, {} frames missing by sequence\n",
+                     tls, connections.size(), reconnects, stale_reconnects, rotations, connect_failures, outage_s,
+                     duplicates, sq_missing);
+    o += fmt::format("        REST snapshots {} fetched ({} failed), {} applied; pings {} answered {}\n", snapshot_fetches,
+                     snapshot_failures, snapshots_applied, pings, pongs);
+    if (!last_connect_error.empty()) o += "        last error: " + last_connect_error + "\n";
+  }
   o += fmt::format("  clock {} ({:.3f} ticks/ns), one stamp costs {:.1f} ns{}\n", clock, tsc_ghz, clock_overhead_ns,
                    clock_note.empty() ? "" : " - " + clock_note);
   if (!policy_backend.empty())

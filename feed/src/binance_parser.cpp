@@ -29,6 +29,7 @@ const char* to_string(RejectReason r) noexcept {
     case RejectReason::symbol_mismatch: return "symbol_mismatch";
     case RejectReason::no_symbol: return "no_symbol";
     case RejectReason::unknown_symbol: return "unknown_symbol";
+    case RejectReason::duplicate: return "duplicate";
     case RejectReason::count_: break;
   }
   return "?";

@@ -1,5 +1,6 @@
 #include "tickpath/feed/feed_handler.hpp"
 
+#include <cstring>
 #include <limits>
 
 namespace tickpath::feed {
@@ -75,11 +76,80 @@ void fill_event(const Message& m, Event& ev) noexcept {
   }
 }
 
-void FeedHandler::enable_books(const std::vector<bool>& symbols, std::uint32_t levels_per_side) {
+void FeedHandler::enable_books(const std::vector<bool>& symbols, std::uint32_t levels_per_side,
+                               std::size_t diff_buffer_bytes) {
   books_.clear();
   books_.resize(symbols.size());
-  for (std::size_t i = 0; i < symbols.size(); ++i)
-    if (symbols[i]) books_[i] = std::make_unique<BookSync>(levels_per_side);
+  held_.clear();
+  held_.resize(symbols.size());
+  for (std::size_t i = 0; i < symbols.size(); ++i) {
+    if (!symbols[i]) continue;
+    books_[i] = std::make_unique<BookSync>(levels_per_side);
+    if (diff_buffer_bytes > 0) {
+      held_[i].bytes = std::make_unique<char[]>(diff_buffer_bytes);
+      held_[i].cap = diff_buffer_bytes;
+    }
+  }
+}
+
+void FeedHandler::hold_diff(infra::SymbolId id, const char* data, std::size_t len) noexcept {
+  DiffBuffer& b = held_[id];
+  const std::size_t need = sizeof(std::uint32_t) + len + kPadding;
+  if (need > b.cap) return;
+  if (b.used + need > b.cap) {  // keep the newest: the snapshot will be newer than the oldest anyway
+    b.used = 0;
+    bump(counters_.diff_buffer_overflows);
+  }
+  const auto n = static_cast<std::uint32_t>(len);
+  std::memcpy(b.bytes.get() + b.used, &n, sizeof n);
+  std::memcpy(b.bytes.get() + b.used + sizeof n, data, len);
+  std::memset(b.bytes.get() + b.used + sizeof n + len, 0, kPadding);
+  b.used += need;
+  bump(counters_.diffs_buffered);
+}
+
+void FeedHandler::replay_held(infra::SymbolId id, BookSync& book) noexcept {
+  DiffBuffer& b = held_[id];
+  std::size_t off = 0;
+  while (off < b.used) {
+    std::uint32_t n = 0;
+    std::memcpy(&n, b.bytes.get() + off, sizeof n);
+    const char* f = b.bytes.get() + off + sizeof n;
+    off += sizeof n + n + kPadding;
+    if (parser_.parse(f, n, msg_) != RejectReason::none || msg_.type != MessageType::depth_update) continue;
+    if (!book.on_diff(msg_.U, msg_.u, msg_.bids, msg_.asks)) bump(counters_.book_out_of_sync);
+  }
+  b.used = 0;
+}
+
+bool FeedHandler::duplicate(const Event& ev) noexcept {
+  std::int64_t id = 0;
+  switch (ev.type) {
+    case EventType::trade:
+    case EventType::agg_trade: id = ev.trade.id; break;
+    case EventType::book_ticker: {  // restates the top of book; Binance may repeat an id: only an older one is stale
+      std::int64_t& last = last_id_[ev.symbol][static_cast<std::size_t>(ev.type)];
+      if (ev.book.update_id < last) return true;
+      last = ev.book.update_id;
+      return false;
+    }
+    case EventType::depth_update: id = ev.depth.final_update_id; break;
+    case EventType::depth_snapshot:
+      if (msg_.stream.empty()) return false;  // a REST snapshot: always taken
+      id = ev.depth.final_update_id;
+      break;
+    case EventType::kline: {  // a kline update restates its bar: only an older one is stale
+      std::int64_t& last = last_id_[ev.symbol][static_cast<std::size_t>(ev.type)];
+      if (ev.exchange_time_ms < last) return true;
+      last = ev.exchange_time_ms;
+      return false;
+    }
+    default: return false;
+  }
+  std::int64_t& last = last_id_[ev.symbol][static_cast<std::size_t>(ev.type)];
+  if (id <= last) return true;
+  last = id;
+  return false;
 }
 
 RejectReason FeedHandler::on_frame(const char* data, std::size_t len, std::string_view symbol_hint,
@@ -95,6 +165,10 @@ RejectReason FeedHandler::on_frame(const char* data, std::size_t len, std::strin
   fill_event(msg_, out);
   out.symbol = id;
   out.frame_seq = static_cast<std::uint32_t>(counters_.frames.load(std::memory_order_relaxed));
+  if (dedup_ && duplicate(out)) {
+    bump(counters_.duplicates);
+    return RejectReason::duplicate;
+  }
   if (out.type == EventType::depth_update) {
     std::int64_t& last = last_u_[id];
     if (last >= 0 && out.depth.first_update_id != last + 1) {
@@ -113,8 +187,12 @@ RejectReason FeedHandler::on_frame(const char* data, std::size_t len, std::strin
     if (out.type == EventType::depth_snapshot) {
       book.on_snapshot(msg_.last_update_id, msg_.bids, msg_.asks);
       bump(counters_.book_snapshots);
+      if (held_[id].used != 0) replay_held(id, book);  // (reuses the parser: msg_ is the last held diff now)
+    } else if (book.state() == BookState::awaiting_snapshot && held_[id].cap != 0) {
+      hold_diff(id, data, len);
     } else if (!book.on_diff(msg_.U, msg_.u, msg_.bids, msg_.asks)) {
       bump(counters_.book_out_of_sync);
+      if (held_[id].cap != 0) hold_diff(id, data, len);  // the first diff of the next sync attempt
     }
     if (book.state() == BookState::synced) {
       out.flags |= event_flag::book_synced;

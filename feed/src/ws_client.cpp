@@ -35,7 +35,8 @@ WsClient::WsClient(std::unique_ptr<Transport> transport, const WsClientOptions& 
   if (mask_state_ == 0) mask_state_ = 0x9E3779B97F4A7C15ULL;
 }
 
-bool WsClient::handshake(const std::string& host, std::uint16_t port, const std::string& target, std::string& error) {
+bool WsClient::handshake(const std::string& host, std::uint16_t port, const std::string& target, std::string& error,
+                         const infra::TscClock* clock) {
   unsigned char raw[16];
   if (RAND_bytes(raw, sizeof raw) != 1) return error = "cannot draw a WebSocket key", false;
   unsigned char b64[32];
@@ -54,6 +55,7 @@ bool WsClient::handshake(const std::string& host, std::uint16_t port, const std:
     if (tail_ == cap_) return error = "WebSocket handshake reply too large", false;
     const IoResult r = t_->read_some(buf_ + tail_, cap_ - tail_);
     if (r.status == IoStatus::ok) {
+      if (clock != nullptr) rx_tick_ = clock->now();
       tail_ += r.bytes;
       end = std::string_view(buf_, tail_).find("\r\n\r\n");
       continue;

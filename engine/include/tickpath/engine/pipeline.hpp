@@ -37,8 +37,36 @@ struct HotThreadHooks {
   std::uint64_t warmup_messages = 1000;
 };
 
+// The live feed: Binance's combined streams (or the simulator's) over TLS.
+struct LiveOptions {
+  std::string ws_url = "wss://stream.binance.com:9443";  // /stream?streams=... is appended
+  std::string rest_url = "https://api.binance.com";      // /api/v3/depth snapshots
+  std::vector<std::string> streams{"trade", "bookTicker", "depth@100ms", "kline_1m"};  // per symbol
+  bool insecure = false;       // skip certificate verification (local tests only; warned)
+  std::string ca_file;         // trust this PEM instead of the system store
+  std::size_t max_streams_per_connection = 1024;  // Binance's limit per connection
+  double rotate_after_s = 23.0 * 3600 + 50 * 60;  // Binance closes connections at 24 h: rotate first
+  double overlap_s = 10;       // old and new connection both read for this long (duplicates dropped)
+  double stale_after_s = 10;   // no message for this long: reconnect
+  double backoff_initial_s = 0.25, backoff_max_s = 30;
+  int connects_per_5min = 300;  // Binance's connection-attempt limit per IP
+  int snapshot_limit = 5000;    // REST depth levels
+  int rest_weight_per_min = 6000;
+  bool huge_pages = false;      // receive buffers on 2 MB pages when available
+  std::size_t max_message_bytes = 1U << 20;
+};
+
+struct ConnectionRecord {
+  std::uint64_t id = 0;
+  std::size_t slot = 0;
+  double opened_s = 0, closed_s = -1;  // seconds after the first connect
+  std::uint64_t messages = 0, sq_missing = 0;
+  std::string end;
+};
+
 struct PipelineConfig {
-  enum class Feed { synthetic, replay } feed = Feed::synthetic;
+  enum class Feed { synthetic, replay, live } feed = Feed::synthetic;
+  LiveOptions live{};
   std::string replay_path;
   std::vector<std::string> symbols;   // replay: empty = every symbol in the file; synthetic: the market
   std::uint64_t messages = 0;          // stop after this many frames (0: synthetic 1M, replay one pass)
@@ -101,6 +129,15 @@ struct RunReport {
   std::array<std::uint64_t, 3> signals_by_action{};
   std::uint64_t held_low_confidence = 0, held_cooldown = 0;
   std::uint64_t metadata_lines = 0;
+  // live feed
+  bool live = false;
+  std::vector<ConnectionRecord> connections;
+  std::uint64_t reconnects = 0, rotations = 0, stale_reconnects = 0, connect_failures = 0, connect_rate_limited = 0;
+  std::uint64_t duplicates = 0, sq_missing = 0, snapshot_fetches = 0, snapshot_failures = 0, snapshots_applied = 0;
+  std::uint64_t pings = 0, pongs = 0;
+  double outage_s = 0;
+  std::string last_connect_error;
+  std::string tls;  // "verified" | "INSECURE (not verified)" | "none"
   double duration_s = 0;
   double throughput_msgs_per_s = 0;
   std::string clock;

@@ -43,6 +43,7 @@ enum class RejectReason : std::uint8_t {
   symbol_mismatch,
   no_symbol,       // engine: nothing in the frame names a symbol
   unknown_symbol,  // engine: symbol not in --symbols, or symbol table full
+  duplicate,       // live: already seen on another connection (counted apart from rejects)
   count_
 };
 inline constexpr std::size_t kRejectReasons = static_cast<std::size_t>(RejectReason::count_);

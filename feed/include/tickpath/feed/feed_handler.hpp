@@ -27,13 +27,20 @@ struct alignas(64) FeedCounters {
   std::atomic<std::uint64_t> depth_gaps{0};
   std::atomic<std::uint64_t> book_snapshots{0};
   std::atomic<std::uint64_t> book_out_of_sync{0};  // a diff did not follow the book: it needs a new snapshot
+  std::atomic<std::uint64_t> duplicates{0};
+  std::atomic<std::uint64_t> diffs_buffered{0};          // held while a book waited for its snapshot
+  std::atomic<std::uint64_t> diff_buffer_overflows{0};  // the buffer filled: older held diffs were let go  // live: frames already seen on another connection (dropped)
   std::array<std::atomic<std::uint64_t>, kRejectReasons> reject_by_reason{};
   std::array<std::atomic<std::uint64_t>, 8> events_by_type{};
 };
 
 class FeedHandler {
  public:
-  explicit FeedHandler(infra::SymbolTable& symbols) : symbols_(symbols) { last_u_.fill(-1); }
+  explicit FeedHandler(infra::SymbolTable& symbols)
+      : symbols_(symbols), last_id_(std::make_unique<std::array<std::int64_t, kKinds>[]>(infra::SymbolTable::kMaxSymbols)) {
+    last_u_.fill(-1);
+    for (std::size_t i = 0; i < infra::SymbolTable::kMaxSymbols; ++i) last_id_[i].fill(INT64_MIN);
+  }
 
   // Parses `data[0, len)` (padded, see BinanceParser) into `out`.
   // `symbol_hint` names the symbol when the frame cannot (a REST snapshot).
@@ -44,9 +51,28 @@ class FeedHandler {
   // allocates `levels_per_side` levels per side per book). REST snapshots
   // (depth frames without a stream) seed a book; diffs keep it; depth events
   // then carry the book's best bid and ask.
-  void enable_books(const std::vector<bool>& symbols, std::uint32_t levels_per_side);
+  // With `diff_buffer_bytes` > 0 (live feeds), diffs that arrive while a
+  // book waits for its snapshot are kept (raw, in a buffer of that size per
+  // book) and applied right after the snapshot, as Binance's procedure asks:
+  // the snapshot is usually older than the newest diff by the time it lands.
+  void enable_books(const std::vector<bool>& symbols, std::uint32_t levels_per_side,
+                    std::size_t diff_buffer_bytes = 0);
   [[nodiscard]] const BookSync* book(infra::SymbolId id) const noexcept {
     return id < books_.size() ? books_[id].get() : nullptr;
+  }
+
+  // Live feeds: drop a frame whose id this handler has already passed for
+  // its symbol and kind (trade t, aggTrade a, depth u, partial depth
+  // lastUpdateId; klines and book tickers, which restate a state, only when
+  // older than the last), so two connections
+  // overlapping during a rotation or a reconnect deliver each update once.
+  // Returns RejectReason::duplicate, counted in `duplicates`, not `rejects`.
+  void enable_dedup(bool on) noexcept { dedup_ = on; }
+
+  // True when the symbol's book waits for a REST snapshot (never had one, or
+  // a diff did not follow it); the live feed then fetches one.
+  [[nodiscard]] bool book_needs_snapshot(infra::SymbolId id) const noexcept {
+    return id < books_.size() && books_[id] && books_[id]->state() == BookState::awaiting_snapshot;
   }
 
   // Forget sequence state, e.g. after a reconnect or a replay lap: the next
@@ -69,8 +95,19 @@ class FeedHandler {
   infra::SymbolTable& symbols_;
   BinanceParser parser_;
   Message msg_;
+  [[nodiscard]] bool duplicate(const Event& ev) noexcept;
   std::array<std::int64_t, infra::SymbolTable::kMaxSymbols> last_u_{};
+  static constexpr std::size_t kKinds = 7;  // EventType values
+  std::unique_ptr<std::array<std::int64_t, kKinds>[]> last_id_;
+  bool dedup_ = false;
   std::vector<std::unique_ptr<BookSync>> books_;
+  struct DiffBuffer {
+    std::unique_ptr<char[]> bytes;
+    std::size_t cap = 0, used = 0;
+  };
+  std::vector<DiffBuffer> held_;  // per book: [u32 length][frame][kPadding zero bytes]...
+  void hold_diff(infra::SymbolId id, const char* data, std::size_t len) noexcept;
+  void replay_held(infra::SymbolId id, BookSync& book) noexcept;
   FeedCounters counters_;
 };
 

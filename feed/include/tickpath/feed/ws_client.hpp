@@ -54,8 +54,9 @@ class WsClient {
 
   // Set-up: sends the upgrade request for `target` and checks the 101 reply
   // (Sec-WebSocket-Accept included). Bytes after the reply are kept as the
-  // first frames. False with `error` set to one line.
-  bool handshake(const std::string& host, std::uint16_t port, const std::string& target, std::string& error);
+  // first frames, stamped with `clock` when given. False with `error` set to one line.
+  bool handshake(const std::string& host, std::uint16_t port, const std::string& target, std::string& error,
+                 const infra::TscClock* clock = nullptr);
 
   // Hot path. Reads once, then calls on_message(const char* data,
   // std::size_t len, std::uint64_t rx_tick) for each complete message.

@@ -109,6 +109,22 @@ Prescan prescan(const feed::FrameSet& frames, infra::SymbolTable& symbols, bool 
 
 }  // namespace
 
+std::uint64_t book_checksum(const feed::OrderBookSide& bids, const feed::OrderBookSide& asks) noexcept {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  auto mix = [&h](std::int64_t v) {
+    for (int i = 0; i < 8; ++i) {
+      h ^= static_cast<std::uint64_t>(v >> (8 * i)) & 0xFF;
+      h *= 0x100000001b3ULL;
+    }
+  };
+  for (const auto* side : {&bids, &asks})
+    for (std::uint32_t i = 0; i < side->size(); ++i) {
+      mix((*side)[i].price_e8);
+      mix((*side)[i].qty_e8);
+    }
+  return h;
+}
+
 RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std::atomic<bool>* stop) {
   RunReport rep;
   error.clear();
@@ -486,11 +502,22 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
   rep.book_snapshots = fc.book_snapshots.load();
   rep.book_out_of_sync = fc.book_out_of_sync.load();
   rep.duplicates = fc.duplicates.load();
+  rep.diffs_held = fc.diffs_buffered.load();
   for (std::size_t id = 0; id < symbols.size(); ++id) {
     const feed::BookSync* b = handler->book(static_cast<infra::SymbolId>(id));
     if (b == nullptr) continue;
     ++rep.books;
     rep.books_synced += b->state() == feed::BookState::synced;
+    BookSummary bs;
+    bs.symbol = std::string(symbols.name(static_cast<infra::SymbolId>(id)));
+    bs.synced = b->state() == feed::BookState::synced;
+    bs.last_update_id = b->last_update_id();
+    bs.bid_levels = b->bids().size();
+    bs.ask_levels = b->asks().size();
+    bs.best_bid = b->bids().empty() ? 0.0 : static_cast<double>(b->bids()[0].price_e8) * 1e-8;
+    bs.best_ask = b->asks().empty() ? 0.0 : static_cast<double>(b->asks()[0].price_e8) * 1e-8;
+    bs.checksum = book_checksum(b->bids(), b->asks());
+    rep.book_states.push_back(std::move(bs));
   }
   rep.laps = fstats->laps.get();
   rep.processed = sstats->processed.get();

@@ -41,6 +41,17 @@ std::string RunReport::to_json() const {
       "\"snapshots\":{},\"out_of_sync\":{}}},",
       num(backpressure_ns), depth_gaps, late_trades, bars_closed, not_bar_source, symbol_over_capacity, laps,
       metadata_lines, books, books_synced, book_snapshots, book_out_of_sync);
+  o.pop_back();  // the order_books object is reopened to list its books
+  o.pop_back();
+  o += fmt::format(",\"diffs_held\":{},\"states\":[", diffs_held);
+  for (std::size_t i = 0; i < book_states.size(); ++i) {
+    const auto& b = book_states[i];
+    o += fmt::format("{}{{\"symbol\":\"{}\",\"synced\":{},\"last_update_id\":{},\"bid_levels\":{},\"ask_levels\":{},"
+                     "\"best_bid\":{},\"best_ask\":{},\"checksum\":\"{:016x}\"}}",
+                     i ? "," : "", esc(b.symbol), b.synced, b.last_update_id, b.bid_levels, b.ask_levels, num(b.best_bid),
+                     num(b.best_ask), b.checksum);
+  }
+  o += "]},";
   o += fmt::format("\"duration_s\":{},\"throughput_msgs_per_s\":{},\"clock\":\"{}\",\"clock_overhead_ns\":{},",
                    num(duration_s), num(throughput_msgs_per_s), clock, num(clock_overhead_ns));
   if (!clock_note.empty()) o += fmt::format("\"clock_note\":\"{}\",", esc(clock_note));
@@ -120,8 +131,9 @@ std::string RunReport::to_table() const {
   o += fmt::format("  {:.3f} s, {:.0f} frames/s, backpressure {:.3f} ms, bars closed {}, laps {}\n", duration_s,
                    throughput_msgs_per_s, backpressure_ns * 1e-6, bars_closed, laps);
   if (books > 0)
-    o += fmt::format("  order books {} ({} synced at the end), {} snapshots applied, {} diffs out of sequence (need a new snapshot)\n",
-                     books, books_synced, book_snapshots, book_out_of_sync);
+    o += fmt::format("  order books {} ({} synced at the end), {} snapshots applied, {} diffs out of sequence (need a new snapshot), "
+                     "{} held while a snapshot was fetched\n",
+                     books, books_synced, book_snapshots, book_out_of_sync, diffs_held);
   if (live) {
     o += fmt::format("  live: TLS {}, {} connections, {} reconnects ({} stale), {} rotations, {} failed connects, "
                      "outage {:.3f} s, {} duplicates dropped, {} frames missing by sequence\n",

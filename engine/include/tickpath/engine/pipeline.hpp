@@ -14,6 +14,7 @@
 
 #include "tickpath/feed/binance_parser.hpp"
 #include "tickpath/feed/frame_set.hpp"
+#include "tickpath/feed/order_book.hpp"
 #include "tickpath/feed/synthetic.hpp"
 #include "tickpath/infra/latency_histogram.hpp"
 #include "tickpath/infra/signal.hpp"
@@ -110,6 +111,19 @@ struct SymbolSummary {
   infra::Signal last_signal{};
 };
 
+// A local order book at the end of a run. The checksum is FNV-1a 64 over
+// every level's (price e8, qty e8) as little-endian int64 pairs, bids best
+// first then asks best first, so another book can be compared exactly.
+struct BookSummary {
+  std::string symbol;
+  bool synced = false;
+  std::int64_t last_update_id = 0;
+  std::uint32_t bid_levels = 0, ask_levels = 0;
+  double best_bid = 0, best_ask = 0;
+  std::uint64_t checksum = 0;
+};
+std::uint64_t book_checksum(const feed::OrderBookSide& bids, const feed::OrderBookSide& asks) noexcept;
+
 struct RunReport {
   std::string feed;
   std::uint64_t messages = 0;   // frames read by the feed
@@ -121,7 +135,8 @@ struct RunReport {
   double backpressure_ns = 0;
   std::uint64_t depth_gaps = 0, late_trades = 0, bars_closed = 0, not_bar_source = 0, laps = 0;
   std::uint64_t symbol_over_capacity = 0;
-  std::uint64_t books = 0, books_synced = 0, book_snapshots = 0, book_out_of_sync = 0;
+  std::uint64_t books = 0, books_synced = 0, book_snapshots = 0, book_out_of_sync = 0, diffs_held = 0;
+  std::vector<BookSummary> book_states;
   // policy stage
   std::string policy_backend;  // empty when the run had no policy
   std::string model;

@@ -5,12 +5,15 @@
 // replaced, and a rotation that loses and doubles nothing.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <chrono>
 #include <thread>
 
 #include "exsim.hpp"
 #include "tickpath/engine/pipeline.hpp"
+#include "tickpath/strategy/policy_model.hpp"
 
 namespace {
 
@@ -259,6 +262,70 @@ TEST(Live_Exsim, SetUpErrorsAreOneLine) {
   cfg.symbols.clear();
   (void)engine::run_pipeline(cfg, error);
   EXPECT_NE(error.find("--symbols"), std::string::npos) << error;
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Live_Exsim, RecordingReplaysToTheSameSignalsAndBooksBitForBit) {
+  auto c = sim_config(24'000, 8'000);
+  c.market.rate_per_s = 2;  // the market's clock runs ~4000x the wall's: enough closed bars for the policy
+  SimUp s(c);
+  ASSERT_TRUE(s.ok);
+  char tmpl[] = "/tmp/tickpath-journal-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  const std::string model = dir + "/policy.tpp";
+  {
+    const strategy::PolicyModel m = strategy::PolicyModel::init_orthogonal(1);
+    std::string error;
+    ASSERT_TRUE(strategy::save_policy_model(model, m, error)) << error;
+  }
+  LiveRun run(s.sim);
+  run.cfg.record_dir = dir + "/journal";
+  run.cfg.model_path = model;
+  run.start();
+  run.finish();
+  ASSERT_TRUE(run.error.empty()) << run.error;
+  EXPECT_EQ(run.rep.journal_drops, 0U);
+  EXPECT_EQ(run.rep.journal_frames, run.rep.messages);
+  EXPECT_EQ(run.rep.journal_files, 2U);  // one per symbol (and date)
+
+  engine::PipelineConfig replay;
+  replay.feed = engine::PipelineConfig::Feed::replay;
+  replay.replay_path = dir + "/journal";
+  replay.model_path = model;
+  replay.progress = false;
+  std::string error;
+  const auto rep = engine::run_pipeline(replay, error);
+  ASSERT_TRUE(error.empty()) << error;
+  EXPECT_TRUE(rep.journal_replay);
+  EXPECT_EQ(rep.messages, run.rep.messages);
+  EXPECT_EQ(rep.events, run.rep.events);
+  EXPECT_EQ(rep.duplicates, run.rep.duplicates);
+  ASSERT_EQ(rep.symbols.size(), run.rep.symbols.size());
+  std::uint64_t signals = 0;
+  for (const auto& live_sym : run.rep.symbols) {
+    const auto it = std::find_if(rep.symbols.begin(), rep.symbols.end(),
+                                 [&](const engine::SymbolSummary& x) { return x.name == live_sym.name; });
+    ASSERT_NE(it, rep.symbols.end()) << live_sym.name;
+    EXPECT_EQ(it->signals, live_sym.signals) << live_sym.name;
+    EXPECT_EQ(it->signal_digest, live_sym.signal_digest) << live_sym.name;
+    EXPECT_EQ(it->bars, live_sym.bars) << live_sym.name;
+    EXPECT_EQ(it->portfolio.equity, live_sym.portfolio.equity) << live_sym.name;  // bit for bit
+    signals += live_sym.signals;
+  }
+  EXPECT_GT(signals, 100U) << "the policy ran past its warm-up";
+  ASSERT_EQ(rep.book_states.size(), run.rep.book_states.size());
+  for (std::size_t i = 0; i < rep.book_states.size(); ++i) {
+    const auto& a = rep.book_states[i];
+    const auto it = std::find_if(run.rep.book_states.begin(), run.rep.book_states.end(),
+                                 [&](const engine::BookSummary& b) { return b.symbol == a.symbol; });
+    ASSERT_NE(it, run.rep.book_states.end());
+    EXPECT_EQ(a.checksum, it->checksum) << a.symbol;
+  }
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

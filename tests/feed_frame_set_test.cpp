@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include "tickpath/feed/frame_set.hpp"
 
 using tickpath::feed::FrameSet;
@@ -56,3 +59,32 @@ TEST(FrameSet_Append, GeneratedFramesArePadded) {
   // kPadding readable bytes after the last frame
   EXPECT_GE(fs.bytes(), fs.frames()[1].offset + fs.frames()[1].len);
 }
+
+namespace {
+
+TEST(FrameSet_Dir, JournalFilesMergeByReceiveTimeKeepingFileOrderOnTies) {
+  char tmpl[] = "/tmp/tickpath-frames-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  std::filesystem::create_directories(dir + "/S=A/date=2024-01-01");
+  std::filesystem::create_directories(dir + "/S=B/date=2024-01-01");
+  {
+    std::ofstream a(dir + "/S=A/date=2024-01-01/frames-1.txt");
+    a << "1.000000001: {\"a\":1}\n1.000000003: {\"a\":2}\n1.000000003: {\"a\":3}\n";
+    std::ofstream b(dir + "/S=B/date=2024-01-01/frames-1.txt");
+    b << "1.000000002: {\"b\":1}\nrest:/api/v3/depth?symbol=B -> 1.000000003: {\"b\":2}\n0.5: {\"b\":0}\n";
+  }
+  tickpath::feed::FrameSet fs;
+  std::string error;
+  ASSERT_TRUE(fs.load_dir(dir, error)) << error;
+  std::vector<std::string> got;
+  for (std::size_t i = 0; i < fs.size(); ++i) got.emplace_back(fs.frame(i));
+  const std::vector<std::string> want{R"({"b":0})", R"({"a":1})", R"({"b":1})", R"({"a":2})", R"({"a":3})", R"({"b":2})"};
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(fs.frames()[5].symbol_hint, "B");
+  EXPECT_EQ(fs.frames()[1].recv_time_ns, 1'000'000'001);
+  EXPECT_FALSE(fs.load_dir(dir + "/nope", error));
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace

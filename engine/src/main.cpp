@@ -60,8 +60,10 @@ int cmd_run(const std::string& feed, const std::string& symbols, std::uint64_t m
             const std::string& cpus, const std::string& report, double speed, bool drop, std::uint64_t seed,
             double rate, bool bursty, bool quiet, const std::string& model, const std::string& backend,
             const std::string& policy_on, const tickpath::strategy::SignalOptions& sig, double fee_bps,
-            bool allow_short, const tickpath::engine::LiveOptions& live, const std::string& streams) {
+            bool allow_short, const tickpath::engine::LiveOptions& live, const std::string& streams,
+            const std::string& record_dir) {
   tickpath::engine::PipelineConfig cfg;
+  cfg.record_dir = record_dir;
   cfg.live = live;
   if (!streams.empty()) cfg.live.streams = split_list(streams);
   if (feed == "binance" || feed.rfind("wss://", 0) == 0 || feed.rfind("ws://", 0) == 0) {
@@ -364,7 +366,7 @@ int main(int argc, char** argv) {
   double duration = 0, speed = 0, rate = 200;
   bool drop = false, bursty = false, quiet = false;
   run->add_option("--feed", feed,
-                  "synthetic | replay:PATH (JSONL, pretty JSON or recorder file) | binance (live, "
+                  "synthetic | replay:PATH (JSONL, pretty JSON or recorder file, or a --record directory) | binance (live, "
                   "wss://stream.binance.com:9443) | wss://HOST:PORT (another endpoint, e.g. tickpath-exsim)")
       ->capture_default_str();
   tickpath::engine::LiveOptions live;
@@ -378,6 +380,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   run->add_option("--overlap", live.overlap_s, "live: seconds both connections are read during a rotation")->capture_default_str();
   run->add_option("--snapshot-limit", live.snapshot_limit, "live: REST depth snapshot levels")->capture_default_str();
+  std::string record_dir;
+  run->add_option("--record", record_dir, "journal every raw frame with its receive time under DIR (S=SYMBOL/date=YYYY-MM-DD/); replay with --feed replay:DIR");
   run->add_flag("--huge-pages", live.huge_pages, "live: receive buffers on 2 MB pages when the host has them");
   run->add_option("--symbols", symbols, "comma-separated symbols (replay: only these; synthetic: the market)");
   run->add_option("--messages", messages, "stop after N frames (default: synthetic 1000000, replay one pass)");
@@ -464,7 +468,7 @@ int main(int argc, char** argv) {
   }
   if (*run)
     return cmd_run(feed, symbols, messages, duration, cpus, report, speed, drop, seed, rate, bursty, quiet, run_model,
-                   run_backend, policy_on, sig, run_fee, run_short, live, streams);
+                   run_backend, policy_on, sig, run_fee, run_short, live, streams, record_dir);
   if (*parse) return cmd_parse(parse_path, parse_limit, strict);
   if (*gen) return cmd_gen(gen_symbols, gen_messages, gen_seed, gen_rate, gen_bursty, gen_out);
   if (*ind) return cmd_indicators(klines, ind_out);

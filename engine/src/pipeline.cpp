@@ -3,16 +3,21 @@
 #include <fmt/format.h>
 #include <immintrin.h>
 
+#include <bit>
 #include <chrono>
+#include <cstring>
+#include <filesystem>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <memory>
 #include <thread>
 
+#include "journal.hpp"
 #include "live_feed.hpp"
 #include "tickpath/feed/feed_handler.hpp"
 #include "tickpath/infra/affinity.hpp"
+#include "tickpath/infra/byte_ring.hpp"
 #include "tickpath/infra/signal.hpp"
 #include "tickpath/infra/spsc_ring.hpp"
 #include "tickpath/infra/tsc_clock.hpp"
@@ -35,7 +40,7 @@ struct alignas(64) SharedCounter {
 
 struct FeedThreadStats {
   infra::LatencyHistogram parse, wire;
-  SharedCounter dropped, backpressure_ticks, laps, frames_fed;
+  SharedCounter dropped, backpressure_ticks, laps, frames_fed, journal_drops;
 };
 struct StrategyThreadStats {
   infra::LatencyHistogram queue, indicators, policy, signal, tick_to_signal, end_to_end;
@@ -155,7 +160,10 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     }
   } else if (cfg.feed == PipelineConfig::Feed::replay) {
     rep.feed = "replay:" + cfg.replay_path;
-    if (!frames.load_file(cfg.replay_path, error)) return {};
+    std::error_code ec;
+    rep.journal_replay = std::filesystem::is_directory(cfg.replay_path, ec);
+    if (!(rep.journal_replay ? frames.load_dir(cfg.replay_path, error) : frames.load_file(cfg.replay_path, error)))
+      return {};
     if (frames.size() == 0) {
       error = "no frames in " + cfg.replay_path;
       return {};
@@ -230,8 +238,19 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     if (tls && cfg.live.insecure)
       std::fprintf(stderr, "tickpath: WARNING: TLS certificate verification is OFF (--insecure); use it only against a local simulator\n");
     if (!livefeed->start(error)) return {};
+  } else if (rep.journal_replay) {  // a live recording: played back with the live feed's rules
+    handler->enable_books(scan.depth_symbols, kBookLevels, kHeldDiffBytes);
+    handler->enable_dedup(true);
   } else {
     handler->enable_books(scan.depth_symbols, kBookLevels);
+  }
+  std::unique_ptr<infra::ByteRing> jring;
+  std::unique_ptr<JournalWriter> journal;
+  if (!cfg.record_dir.empty()) {
+    journal = std::make_unique<JournalWriter>(cfg.record_dir, symbols);
+    if (!journal->open(error)) return {};
+    jring = std::make_unique<infra::ByteRing>(64U << 20);
+    rep.journal_dir = cfg.record_dir;
   }
   auto fstats = std::make_unique<FeedThreadStats>();
   auto sstats = std::make_unique<StrategyThreadStats>();
@@ -283,17 +302,38 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
       }
     };
 
+    // One anchor maps our ticks onto CLOCK_REALTIME: for the journal's
+    // receive times and the simulator's send stamps (the wire stage).
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    const std::uint64_t tsc0 = clock.now();
+    const std::int64_t wall0 = static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+    auto record = [&](const char* d, std::size_t len, feed::RejectReason r, std::string_view hint,
+                      std::uint64_t rx) noexcept {
+      if (!jring) return;
+      char* p = jring->try_claim(sizeof(JournalRecord) + len);
+      if (p == nullptr) {
+        fstats->journal_drops.add(1);
+        return;
+      }
+      JournalRecord jr{};
+      jr.rx_wall_ns = wall0 + static_cast<std::int64_t>(clock.to_ns(rx - tsc0));
+      jr.symbol = r == feed::RejectReason::none || r == feed::RejectReason::duplicate ? ev.symbol
+                  : hint.empty()                                                       ? infra::kNoSymbol
+                                                                                       : symbols.find(hint);
+      jr.rest = hint.empty() ? 0 : 1;
+      std::memcpy(p, &jr, sizeof jr);
+      std::memcpy(p + sizeof jr, d, len);
+      jring->publish();
+    };
+
     if (live) {
-      // The simulator stamps frames with CLOCK_REALTIME: one anchor maps our ticks onto it.
-      timespec ts{};
-      clock_gettime(CLOCK_REALTIME, &ts);
-      const std::uint64_t tsc0 = clock.now();
-      const std::int64_t wall0 = static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
       auto on_frame = [&](const char* d, std::size_t len, std::string_view hint, std::uint64_t rx,
                           LiveConn* conn) noexcept {
         const feed::RejectReason r = handler->on_frame(d, len, hint, ev);
         ++fed;
         fstats->frames_fed.add(1);
+        record(d, len, r, hint, rx);
         if (conn != nullptr) {
           const feed::Message& m = handler->last_message();
           LiveFeed::account_sq(*conn, m.sim_seq);
@@ -332,6 +372,7 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
         const feed::RejectReason r = handler->on_frame(base + fr.offset, fr.len, fr.symbol_hint, ev);
         ++fed;
         fstats->frames_fed.add(1);
+        record(base + fr.offset, fr.len, r, fr.symbol_hint, rx);
         if (++i == n) {
           i = 0;
           ++lap;
@@ -454,6 +495,17 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
       if (sg.symbol < per_symbol.size()) {
         auto& ps = per_symbol[sg.symbol];
         ++ps.signals;
+        auto mix = [&ps](std::uint64_t v) {
+          for (int b = 0; b < 8; ++b) {
+            ps.signal_digest ^= (v >> (8 * b)) & 0xFF;
+            ps.signal_digest *= 0x100000001b3ULL;
+          }
+        };
+        mix(static_cast<std::uint64_t>(sg.action) | static_cast<std::uint64_t>(sg.reason) << 8);
+        mix(std::bit_cast<std::uint64_t>(static_cast<double>(sg.confidence)));
+        mix(std::bit_cast<std::uint64_t>(static_cast<double>(sg.value)));
+        mix(std::bit_cast<std::uint64_t>(static_cast<double>(sg.price)));
+        mix(static_cast<std::uint64_t>(sg.event_time_ms));
         ps.has_signal = true;
         ps.last_signal = sg;
       }
@@ -463,9 +515,10 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     auto next = std::chrono::steady_clock::now() + std::chrono::seconds(1);
     while (!feed_done.load(std::memory_order_acquire)) {
       // Drained often enough that the signal ring cannot fill at full rate.
-      std::this_thread::sleep_for(std::chrono::milliseconds(policy || live ? 10 : 100));
+      std::this_thread::sleep_for(std::chrono::milliseconds(policy || live || journal ? 10 : 100));
       drain_signals();
       if (livefeed) livefeed->io_tick();
+      if (journal) journal->drain(*jring);
       if (!cfg.progress || std::chrono::steady_clock::now() < next) continue;
       next += std::chrono::seconds(1);
       const double el = clock.to_ns(clock.now() - t_start.load()) * 1e-9;
@@ -481,6 +534,19 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
   feed_thread.join();
   strategy_thread.join();
   drain_signals();
+  if (journal) {
+    journal->drain(*jring);
+    journal->close();
+    rep.journal_frames = journal->frames();
+    rep.journal_bytes = journal->bytes();
+    rep.journal_files = journal->files();
+    rep.journal_error = journal->error();
+    rep.journal_drops = fstats->journal_drops.get();
+    if (rep.journal_drops != 0)
+      rep.warnings.push_back(fmt::format("warning: {} frames not journaled: the journal ring was full (disk slower than the feed)",
+                                         rep.journal_drops));
+    if (!rep.journal_error.empty()) rep.warnings.push_back("warning: " + rep.journal_error);
+  }
   if (livefeed) {
     livefeed->finish(rep);
     rep.snapshots_applied = livefeed->snapshots_applied();

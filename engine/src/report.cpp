@@ -80,6 +80,10 @@ std::string RunReport::to_json() const {
     }
     o += "]},";
   }
+  if (!journal_dir.empty())
+    o += fmt::format("\"journal\":{{\"dir\":\"{}\",\"frames\":{},\"bytes\":{},\"files\":{},\"drops\":{},\"error\":\"{}\"}},",
+                     esc(journal_dir), journal_frames, journal_bytes, journal_files, journal_drops, esc(journal_error));
+  if (journal_replay) o += "\"journal_replay\":true,";
   o += "\"warnings\":[";
   for (std::size_t i = 0; i < warnings.size(); ++i) o += fmt::format("{}\"{}\"", i ? "," : "", esc(warnings[i]));
   o += "],\"stages\":{";
@@ -102,6 +106,8 @@ std::string RunReport::to_json() const {
         s.volume_anomalies, num(s.last.close), num(s.last.sma_20), num(s.last.ema_12), num(s.last.rsi_14),
         num(s.last.macd.macd), num(s.last.macd.signal), num(s.last.bb.upper), num(s.last.bb.lower),
         num(s.window_mean_5m), num(s.window_mean_1h), num(s.vwap));
+    if (s.has_signal)
+      o += fmt::format(",\"signal_digest\":\"{:016x}\"", s.signal_digest);
     if (s.has_signal)
       o += fmt::format(",\"signals\":{},\"last_signal\":{{\"action\":\"{}\",\"confidence\":{},\"value\":{},\"price\":{},"
                        "\"event_time_ms\":{},\"reason\":\"{}\"}}",
@@ -143,6 +149,9 @@ std::string RunReport::to_table() const {
                      snapshot_failures, snapshots_applied, pings, pongs);
     if (!last_connect_error.empty()) o += "        last error: " + last_connect_error + "\n";
   }
+  if (!journal_dir.empty())
+    o += fmt::format("  journal {}: {} frames, {:.1f} MB in {} files, {} not journaled (ring full)\n", journal_dir,
+                     journal_frames, static_cast<double>(journal_bytes) * 1e-6, journal_files, journal_drops);
   o += fmt::format("  clock {} ({:.3f} ticks/ns), one stamp costs {:.1f} ns{}\n", clock, tsc_ghz, clock_overhead_ns,
                    clock_note.empty() ? "" : " - " + clock_note);
   if (!policy_backend.empty())

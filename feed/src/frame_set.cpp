@@ -3,7 +3,10 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "tickpath/feed/binance_parser.hpp"
 
@@ -73,6 +76,27 @@ bool FrameSet::load_file(const std::string& path, std::string& error) {
   }
   text_len_ = size;
   split();
+  return true;
+}
+
+bool FrameSet::load_dir(const std::string& dir, std::string& error) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::vector<fs::path> paths;
+  for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+    if (it->is_regular_file()) paths.push_back(it->path());
+  if (ec) return error = "cannot read the directory " + dir + ": " + ec.message(), false;
+  std::sort(paths.begin(), paths.end());
+  std::string text;
+  for (const auto& path : paths) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return error = "cannot open " + path.string(), false;
+    text.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    if (!text.empty() && text.back() != '\n') text += '\n';
+  }
+  load_text(text);
+  std::stable_sort(frames_.begin(), frames_.end(),
+                   [](const FrameRef& a, const FrameRef& b) { return a.recv_time_ns < b.recv_time_ns; });
   return true;
 }
 

@@ -53,6 +53,9 @@ int main(int argc, char** argv) {
   app.add_option("--symbols", symbols, "synthetic market symbols")->capture_default_str();
   app.add_option("--seed", cfg.market.seed, "synthetic market seed")->capture_default_str();
   app.add_option("--rate", cfg.rate_per_s, "frames per second (0: as fast as clients take them)")->capture_default_str();
+  double event_rate = 0;
+  app.add_option("--event-rate", event_rate, "synthetic frames per second of market (event) time; default --rate, "
+                                             "lower makes the market's clock run faster than the wall's");
   app.add_option("--frames", cfg.max_frames, "stop generating after N frames (0: never)");
   app.add_option("--recording", cfg.recording, "serve this frames file (looped) instead of the synthetic market");
   app.add_option("--fault", faults, "KIND:EVERY_S[:ARG], e.g. drop:30 stall:10:2 skip_ids:5 (repeatable)");
@@ -61,7 +64,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   cfg.tls = !plain;
   cfg.market.symbols = split(symbols, ',');
-  cfg.market.rate_per_s = std::max(cfg.rate_per_s, 1.0);
+  cfg.market.rate_per_s = event_rate > 0 ? event_rate : std::max(cfg.rate_per_s, 1.0);
   for (const auto& f : faults) {
     const auto parts = split(f, ':');
     tickpath::exsim::ScheduledFault sf{};

@@ -68,6 +68,9 @@ struct ConnectionRecord {
 struct PipelineConfig {
   enum class Feed { synthetic, replay, live } feed = Feed::synthetic;
   LiveOptions live{};
+  // Journal every raw frame with its receive time under this directory
+  // (partitioned by symbol and date); "" = no journal.
+  std::string record_dir;
   std::string replay_path;
   std::vector<std::string> symbols;   // replay: empty = every symbol in the file; synthetic: the market
   std::uint64_t messages = 0;          // stop after this many frames (0: synthetic 1M, replay one pass)
@@ -108,6 +111,9 @@ struct SymbolSummary {
   bool has_signal = false;
   bool has_portfolio = false;
   strategy::PortfolioMetrics portfolio{};
+  // FNV-1a 64 over this symbol's signals in order (action, reason and the
+  // bits of confidence, value, price, event time): equal digests, equal signals.
+  std::uint64_t signal_digest = 0xcbf29ce484222325ULL;
   infra::Signal last_signal{};
 };
 
@@ -152,6 +158,10 @@ struct RunReport {
   std::uint64_t pings = 0, pongs = 0;
   double outage_s = 0;
   std::string last_connect_error;
+  // journal (--record)
+  std::string journal_dir, journal_error;
+  std::uint64_t journal_frames = 0, journal_drops = 0, journal_bytes = 0, journal_files = 0;
+  bool journal_replay = false;  // the feed was a journal directory (de-duplication and held diffs on, as live)
   std::string tls;  // "verified" | "INSECURE (not verified)" | "none"
   double duration_s = 0;
   double throughput_msgs_per_s = 0;

@@ -31,6 +31,9 @@ class FrameSet {
 
   // Loads and splits a file. On failure returns false and sets `error` to one line.
   bool load_file(const std::string& path, std::string& error);
+  // Loads every file under `dir` (a journal written by `tickpath run
+  // --record`), frames ordered by receive time; ties keep each file's order.
+  bool load_dir(const std::string& dir, std::string& error);
   // Splits text already in memory (copied, padded).
   void load_text(std::string_view text);
 

@@ -17,4 +17,4 @@ tickpath_build asan RelWithDebInfo -DTICKPATH_SANITIZE=ON -DTICKPATH_BENCH=OFF
 echo "== ThreadSanitizer build and the threaded tests"
 tickpath_build tsan RelWithDebInfo -DTICKPATH_TSAN=ON -DTICKPATH_BENCH=OFF -- infra_tests engine_tests tickpath
 (cd "$TICKPATH_ROOT/build/tsan" && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-  ctest --output-on-failure -j "$jobs" -R 'SpscRing|LatencyHistogram|Pipeline_')
+  ctest --output-on-failure -j "$jobs" -R 'SpscRing|ByteRing|LatencyHistogram|Pipeline_|Live_')

@@ -237,7 +237,6 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     rep.tls = !tls ? "none (plain ws://)" : cfg.live.insecure ? "INSECURE (certificates not verified)" : "verified";
     if (tls && cfg.live.insecure)
       std::fprintf(stderr, "tickpath: WARNING: TLS certificate verification is OFF (--insecure); use it only against a local simulator\n");
-    if (!livefeed->start(error)) return {};
   } else if (rep.journal_replay) {  // a live recording: played back with the live feed's rules
     handler->enable_books(scan.depth_symbols, kBookLevels, kHeldDiffBytes);
     handler->enable_dedup(true);
@@ -261,6 +260,9 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
       cfg.duration_s > 0 ? clock.ns_to_ticks(cfg.duration_s * 1e9) : 0;
   std::atomic<std::uint64_t> t_start{0};
   std::uint64_t t_end = 0;
+
+  // Connect last, so the first frames are not left waiting for the rest of the set-up.
+  if (livefeed && !livefeed->start(error)) return {};
 
   // ---- feed thread ----
   std::thread feed_thread([&] {

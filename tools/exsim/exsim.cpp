@@ -526,7 +526,8 @@ struct ExchangeSimulator::Impl {
     }
     std::uint64_t budget = 4096;
     if (cfg.rate_per_s > 0) {
-      const double el = std::chrono::duration<double>(now - started).count();
+      // `started` may be later than `now` (a client arrived in this pass): never a negative count.
+      const double el = std::max(0.0, std::chrono::duration<double>(now - started).count());
       const auto due = static_cast<std::uint64_t>(el * cfg.rate_per_s);
       budget = due > st.generated ? std::min<std::uint64_t>(due - st.generated, 65536) : 0;
     } else if (max_backlog() > (1U << 20)) {

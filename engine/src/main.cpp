@@ -12,6 +12,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "stress.hpp"
 #include "tickpath/engine/pipeline.hpp"
 #include "tickpath/feed/binance_parser.hpp"
 #include "tickpath/feed/frame_set.hpp"
@@ -447,6 +448,20 @@ int main(int argc, char** argv) {
   infer->add_option("--input", infer_input, "CSV of raw (un-normalised) observations, one row each")->required();
   infer->add_option("--backend", backend, "auto | scalar | avx2 | avx512")->capture_default_str();
 
+  auto* stress = app.add_subcommand("stress", "ramp the exchange simulator's rate against the live feed on loopback; "
+                                               "report the highest rate sustained with zero loss");
+  tickpath::engine::StressOptions so;
+  std::string stress_rates, stress_symbols = "BTCUSDT,ETHUSDT", stress_cpus;
+  bool stress_plain = false;
+  stress->add_option("--rates", stress_rates, "comma-separated frames/s steps (default 5000,10000,20000,50000,100000,200000)");
+  stress->add_option("--step", so.step_s, "seconds per step")->capture_default_str();
+  stress->add_option("--symbols", stress_symbols, "symbols")->capture_default_str();
+  stress->add_option("--model", so.model, "policy model: adds the policy and signal stages");
+  stress->add_option("--cpus", stress_cpus, "FEED,STRATEGY cores");
+  stress->add_flag("--plain", stress_plain, "plain TCP instead of TLS");
+  stress->add_option("--drain", so.max_drain_s, "seconds the engine may take to catch up after a step")->capture_default_str();
+  stress->add_option("--report", so.report, "write the steps as JSON to FILE");
+
   auto* bt = app.add_subcommand("backtest", "run the policy and three baselines over a kline CSV, side by side");
   std::string bt_klines, bt_model, bt_backend = "auto", bt_from, bt_to, bt_report, bt_equity;
   double bt_fee = 10;
@@ -469,6 +484,33 @@ int main(int argc, char** argv) {
   if (*run)
     return cmd_run(feed, symbols, messages, duration, cpus, report, speed, drop, seed, rate, bursty, quiet, run_model,
                    run_backend, policy_on, sig, run_fee, run_short, live, streams, record_dir);
+  if (*stress) {
+    so.tls = !stress_plain;
+    so.symbols = split_list(stress_symbols);
+    if (!stress_rates.empty()) {
+      so.rates.clear();
+      for (const auto& r : split_list(stress_rates)) {
+        try {
+          so.rates.push_back(std::stod(r));
+        } catch (const std::exception&) {
+          return fail("--rates takes numbers, e.g. 5000,20000");
+        }
+        if (!(so.rates.back() > 0)) return fail("--rates must be positive");
+      }
+    }
+    if (!stress_cpus.empty()) {
+      const auto parts = split_list(stress_cpus);
+      try {
+        if (parts.size() != 2) throw std::invalid_argument(stress_cpus);
+        so.feed_cpu = std::stoi(parts[0]);
+        so.strategy_cpu = std::stoi(parts[1]);
+      } catch (const std::exception&) {
+        return fail("--cpus takes FEED,STRATEGY core numbers, e.g. --cpus 0,1");
+      }
+    }
+    if (!(so.step_s > 0)) return fail("--step must be positive");
+    return tickpath::engine::run_stress(so);
+  }
   if (*parse) return cmd_parse(parse_path, parse_limit, strict);
   if (*gen) return cmd_gen(gen_symbols, gen_messages, gen_seed, gen_rate, gen_bursty, gen_out);
   if (*ind) return cmd_indicators(klines, ind_out);

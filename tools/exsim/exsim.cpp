@@ -73,8 +73,8 @@ std::string ssl_error(const char* what) {
   return e != 0 ? fmt::format("{}: {}", what, buf) : std::string(what);
 }
 
-// A self-signed P-256 certificate for localhost / 127.0.0.1, usable as its
-// own trust anchor (clients load it with --ca-file and verify normally).
+}  // namespace
+
 bool make_certificate(const std::string& dir, std::string& cert_path, std::string& key_path, std::string& error) {
   EVP_PKEY* key = EVP_EC_gen("P-256");
   if (key == nullptr) return error = ssl_error("cannot generate a key"), false;
@@ -119,6 +119,8 @@ bool make_certificate(const std::string& dir, std::string& cert_path, std::strin
   if (!ok) error = "cannot write the certificate to " + dir;
   return ok;
 }
+
+namespace {
 
 std::string e8(std::int64_t v) {
   const bool neg = v < 0;
@@ -524,6 +526,7 @@ struct ExchangeSimulator::Impl {
       st.done = true;
       return;
     }
+    st.generating_s = std::chrono::duration<double>(now - started).count();
     std::uint64_t budget = 4096;
     if (cfg.rate_per_s > 0) {
       // `started` may be later than `now` (a client arrived in this pass): never a negative count.

@@ -32,6 +32,11 @@
 
 namespace tickpath::exsim {
 
+// A self-signed P-256 certificate for localhost / 127.0.0.1 (and ::1),
+// usable as its own trust anchor: clients load it as a CA file and verify
+// chain and host name normally. Writes DIR/exsim-cert.pem and a 0600 key.
+bool make_certificate(const std::string& dir, std::string& cert_path, std::string& key_path, std::string& error);
+
 enum class Fault : std::uint8_t { drop, stall, malformed, skip_ids, ping, close, oversized };
 const char* to_string(Fault f) noexcept;
 bool parse_fault(const std::string& name, Fault& out) noexcept;
@@ -66,6 +71,7 @@ struct SimStats {
   std::uint64_t backlog_bytes = 0;        // bytes waiting in send buffers now
   std::size_t open_ws = 0;                // WebSocket clients connected now
   bool done = false;                      // max_frames reached
+  double generating_s = 0;                // from the first stream client to done (or to now)
   std::vector<std::uint64_t> sent_per_connection;  // by WebSocket connection, in accept order
 };
 

@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdio>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <cmath>
 #include <sstream>
@@ -99,6 +100,30 @@ TEST(Cli_Errors, SetupFailuresEndInOneLineAndNonZeroExit) {
   r = run("indicators --klines /nonexistent.csv 2>&1");
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(lines(r.out).size(), 1U) << r.out;
+  // live: nothing listening, and a bad URL
+  r = run("run --feed wss://127.0.0.1:1 --symbols BTCUSDT --quiet 2>&1");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(lines(r.out).size(), 1U) << r.out;
+  EXPECT_NE(r.out.find("cannot connect"), std::string::npos) << r.out;
+  r = run("run --feed wss://127.0.0.1:99999 --symbols BTCUSDT --quiet 2>&1");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(lines(r.out).size(), 1U) << r.out;
+}
+
+TEST(Cli_Stress, RampReportsEveryStepAndTheHighestSustainedRate) {
+  const std::string report = ::testing::TempDir() + "stress.json";
+  const auto r = run("stress --rates 1000,3000 --step 0.5 --drain 0.3 --report " + report + " 2>&1");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("highest rate sustained with zero loss"), std::string::npos) << r.out;
+  std::ifstream in(report);
+  const auto j = nlohmann::json::parse(in);
+  ASSERT_EQ(j["steps"].size(), 2U);
+  for (const auto& st : j["steps"]) {
+    EXPECT_EQ(st["sent"], st["received"]) << st.dump();
+    EXPECT_TRUE(st["stages"].contains("wire")) << st.dump();
+    EXPECT_GT(st["stages"]["wire"]["count"].get<int>(), 0);
+  }
+  EXPECT_GE(j["best_rate"].get<double>(), 1000.0) << r.out;
 }
 
 TEST(Cli_Indicators, CsvColumnsLookbackAndValues) {

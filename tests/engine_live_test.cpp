@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "exsim.hpp"
+#include "support/alloc_counter.hpp"
 #include "tickpath/engine/pipeline.hpp"
 #include "tickpath/strategy/policy_model.hpp"
 
@@ -137,6 +138,49 @@ TEST(Live_Exsim, EveryFrameReceivedInOrderAndBooksEqualTheSimulators) {
   for (const auto& stage : run.rep.stages) wire |= stage.name == "wire" && stage.p.count == st.sent;
   EXPECT_TRUE(wire) << "every simulator frame has a wire time";
   run.expect_books_equal_simulator();
+}
+
+TEST(Live_Exsim, EventDrivenModeReceivesEveryFrameToo) {
+  SimUp s(sim_config(6'000, 4'000));
+  ASSERT_TRUE(s.ok);
+  LiveRun run(s.sim);
+  run.cfg.live.event_driven = true;
+  run.start();
+  run.finish();
+  ASSERT_TRUE(run.error.empty()) << run.error;
+  const auto st = s.sim.stats();
+  EXPECT_EQ(run.rep.messages, st.sent + run.rep.snapshots_applied);
+  EXPECT_EQ(run.rep.sq_missing, 0U);
+  EXPECT_EQ(run.rep.reconnects, 0U);
+  run.expect_books_equal_simulator();
+}
+
+// After warm-up the feed and strategy threads allocate nothing, through a
+// ping, a malformed frame, a gap and its resync, and a reconnect (the io
+// thread builds connections and fetches snapshots; the feed thread adopts).
+TEST(Live_Exsim, HotThreadsDoNotAllocateThroughFaultsAndReconnects) {
+  SimUp s(sim_config(14'000, 5'000));
+  ASSERT_TRUE(s.ok);
+  LiveRun run(s.sim);
+  run.cfg.hooks.after_warmup = [](engine::HotThread t, void* ctx) {
+    test::count_allocations_on_this_thread(true);
+    if (t == engine::HotThread::feed) static_cast<LiveRun*>(ctx)->flowing.store(true);
+  };
+  test::reset_counted_allocations();
+  run.start();
+  run.wait_flowing();
+  s.sim.inject(exsim::Fault::ping);
+  s.sim.inject(exsim::Fault::malformed);
+  std::this_thread::sleep_for(200ms);
+  s.sim.inject(exsim::Fault::skip_ids);
+  std::this_thread::sleep_for(300ms);
+  s.sim.inject(exsim::Fault::drop);
+  run.finish();
+  ASSERT_TRUE(run.error.empty()) << run.error;
+  EXPECT_GE(run.rep.reconnects, 1U);
+  EXPECT_EQ(run.rep.pongs, 1U);
+  EXPECT_EQ(run.rep.rejects, 1U);
+  EXPECT_EQ(test::counted_allocations(), 0U);
 }
 
 TEST(Live_Exsim, ReconnectsAfterDropsAndEveryFrameIsReceivedOrCountedLost) {

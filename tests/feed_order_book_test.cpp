@@ -6,6 +6,7 @@
 #include "support/alloc_counter.hpp"
 #include "support/test_data.hpp"
 #include "tickpath/feed/frame_set.hpp"
+#include "tickpath/feed/feed_handler.hpp"
 #include "tickpath/feed/order_book.hpp"
 
 using namespace tickpath::feed;
@@ -152,4 +153,83 @@ TEST(OrderBook_Sync, GapsNeedANewSnapshotAndUpdatesNeverAllocate) {
     ++k;
   }
   EXPECT_GT(refused, 0U);
+}
+
+// The feed stage's books on the real recording, with diffs held while the
+// snapshot is awaited (the live procedure): every synced depth event carries
+// the top of book and the top-5 quantities of a std::map book that follows
+// Binance's procedure written out plainly (buffer, snapshot, drop u <= L,
+// apply the rest in order).
+TEST(FeedHandler_Books, HeldDiffsAndTopOfBookMatchAPlainReferenceOnTheRealRecording) {
+  FrameSet fs;
+  std::string err;
+  ASSERT_TRUE(fs.load_file(tickpath::test::data_file("ws/cryptofeed_2021-04-04_btcusdt-ethusdt-dotusdt_raw-recording.txt"), err)) << err;
+  tickpath::infra::SymbolTable symbols;
+  for (const char* s : {"BTCUSDT", "ETHUSDT", "DOTUSDT"}) (void)symbols.intern(s);
+  symbols.freeze();
+  FeedHandler h(symbols);
+  h.enable_books({true, true, true}, 5000, 1U << 20);
+  struct Ref {
+    RefBook book;
+    std::vector<std::string> held;  // raw diffs before the snapshot
+  };
+  std::map<std::string, Ref> refs;
+  BinanceParser parser;
+  Message m;
+  auto apply_diff = [&](RefBook& r, const Message& d) {
+    if (d.u <= r.last) return;
+    RefBook::apply(r.bids, d.bids);
+    RefBook::apply(r.asks, d.asks);
+    r.last = d.u;
+    r.synced = true;
+  };
+  Event ev;
+  std::uint64_t checked = 0;
+  for (std::size_t i = 0; i < fs.size(); ++i) {
+    const auto f = fs.frame(i);
+    ASSERT_EQ(h.on_frame(f.data(), f.size(), fs.frames()[i].symbol_hint, ev), RejectReason::none);
+    ASSERT_EQ(parser.parse(f.data(), f.size(), m), RejectReason::none);
+    const std::string sym(m.type == MessageType::depth ? fs.frames()[i].symbol_hint : m.symbol);
+    Ref& ref = refs[sym];
+    if (m.type == MessageType::depth) {
+      RefBook& r = ref.book;
+      r.bids.clear(), r.asks.clear();
+      RefBook::apply(r.bids, m.bids);
+      RefBook::apply(r.asks, m.asks);
+      r.have_snapshot = true;
+      r.last = m.last_update_id;
+      for (std::string& raw : ref.held) {
+        raw.append(kPadding, '\0');
+        ASSERT_EQ(parser.parse(raw.data(), raw.size() - kPadding, m), RejectReason::none);
+        apply_diff(r, m);
+      }
+      ref.held.clear();
+    } else if (m.type == MessageType::depth_update) {
+      if (!ref.book.have_snapshot) ref.held.emplace_back(f);
+      else apply_diff(ref.book, m);
+    } else {
+      continue;
+    }
+    if ((ev.flags & event_flag::book_synced) == 0) continue;
+    const RefBook& r = ref.book;
+    ASSERT_FALSE(r.bids.empty());
+    EXPECT_EQ(ev.depth.book_bid, static_cast<double>(r.bids.begin()->first) / 1e8) << sym << " frame " << i;
+    EXPECT_EQ(ev.depth.book_ask, static_cast<double>(r.asks.begin()->first) / 1e8) << sym << " frame " << i;
+    std::int64_t bq = 0, aq = 0;
+    int k = 0;
+    for (auto it = r.bids.begin(); it != r.bids.end() && k < 5; ++it, ++k) bq += it->second;
+    k = 0;
+    for (auto it = r.asks.begin(); it != r.asks.end() && k < 5; ++it, ++k) aq += it->second;
+    EXPECT_EQ(ev.depth.top_bid_qty, static_cast<double>(bq) / 1e8) << sym << " frame " << i;
+    EXPECT_EQ(ev.depth.top_ask_qty, static_cast<double>(aq) / 1e8) << sym << " frame " << i;
+    ++checked;
+  }
+  EXPECT_GT(checked, 100U);
+  EXPECT_GT(h.counters().diffs_buffered.load(), 0U);  // the recording's snapshots come after diffs
+  EXPECT_EQ(h.counters().book_out_of_sync.load(), 0U);
+  for (tickpath::infra::SymbolId id = 0; id < 3; ++id) {
+    ASSERT_NE(h.book(id), nullptr);
+    EXPECT_EQ(h.book(id)->state(), BookState::synced);
+    expect_same(*h.book(id), refs[std::string(symbols.name(id))].book, "end");
+  }
 }

@@ -1,6 +1,7 @@
 #include "live_feed.hpp"
 
 #include <fmt/format.h>
+#include <poll.h>
 
 #include <algorithm>
 #include <cctype>
@@ -164,6 +165,15 @@ void LiveFeed::housekeeping() noexcept {
     }
     ++i;
   }
+}
+
+void LiveFeed::feed_wait(int timeout_ms) noexcept {
+  std::array<pollfd, kMaxConns> fds{};
+  for (std::size_t i = 0; i < nconns_; ++i) {
+    if (conns_[i]->ws->transport().buffered()) return;
+    fds[i] = {conns_[i]->ws->transport().native_handle(), POLLIN, 0};
+  }
+  (void)::poll(fds.data(), nconns_, timeout_ms);
 }
 
 void LiveFeed::feed_shutdown() noexcept {

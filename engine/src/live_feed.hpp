@@ -112,6 +112,9 @@ class LiveFeed {
     if (id >= snapshot_requested_.size() || snapshot_requested_[id] || !h.book_needs_snapshot(id)) return;
     if (requests_.push(id)) snapshot_requested_[id] = true;
   }
+  // Feed thread, event-driven mode: sleeps in poll(2) on every connection
+  // until bytes arrive or `timeout_ms` passes (at once if some are buffered).
+  void feed_wait(int timeout_ms) noexcept;
   // Feed thread, when it stops.
   void feed_shutdown() noexcept;
   // Counted by the feed thread's callback: frames numbered by the simulator.

@@ -383,6 +383,7 @@ int main(int argc, char** argv) {
   run->add_option("--snapshot-limit", live.snapshot_limit, "live: REST depth snapshot levels")->capture_default_str();
   std::string record_dir;
   run->add_option("--record", record_dir, "journal every raw frame with its receive time under DIR (S=SYMBOL/date=YYYY-MM-DD/); replay with --feed replay:DIR");
+  run->add_flag("--event-driven", live.event_driven, "live: sleep in poll(2) when the feed is idle instead of busy-polling");
   run->add_flag("--huge-pages", live.huge_pages, "live: receive buffers on 2 MB pages when the host has them");
   run->add_option("--symbols", symbols, "comma-separated symbols (replay: only these; synthetic: the market)");
   run->add_option("--messages", messages, "stop after N frames (default: synthetic 1000000, replay one pass)");

@@ -348,11 +348,17 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
         emit(ev, rx);
         if (ev.type == infra::EventType::depth_update) livefeed->maybe_request_snapshot(*handler, ev.symbol);
       };
-      std::uint64_t spins = 0;
+      std::uint64_t spins = 0, idle = 0;
+      const bool event_driven = cfg.live.event_driven;
       while (true) {
         if ((++spins & 63) == 0 && should_stop()) break;
         warm();
-        if (livefeed->feed_poll(on_frame) == 0) _mm_pause();
+        if (livefeed->feed_poll(on_frame) != 0) {
+          idle = 0;
+          continue;
+        }
+        if (event_driven && ++idle >= 64) livefeed->feed_wait(1);  // 1 ms: stop flags and timers stay live
+        else _mm_pause();
       }
       livefeed->feed_shutdown();
     } else {
@@ -626,6 +632,9 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     sum.volume_anomalies = s.volume_anomalies;
     sum.last = s.indicators.last_closed();
     sum.window_mean_5m = s.window_means.mean(0);
+    sum.book_bid = s.book_bid;
+    sum.book_ask = s.book_ask;
+    sum.book_imbalance = s.book_imbalance;
     sum.window_mean_1h = s.window_means.mean(2);
     sum.vwap = s.vwap.value();
     if (policy) {

@@ -101,11 +101,13 @@ std::string RunReport::to_json() const {
     o += fmt::format(
         "{}\"{}\":{{\"bar_source\":\"{}\",\"trades\":{},\"bars\":{},\"depth_events\":{},\"depth_gaps\":{},"
         "\"price_anomalies\":{},\"volume_anomalies\":{},\"close\":{},\"sma_20\":{},\"ema_12\":{},\"rsi_14\":{},"
-        "\"macd\":{},\"macd_signal\":{},\"bb_upper\":{},\"bb_lower\":{},\"mean_5m\":{},\"mean_1h\":{},\"vwap\":{}",
+        "\"macd\":{},\"macd_signal\":{},\"bb_upper\":{},\"bb_lower\":{},\"mean_5m\":{},\"mean_1h\":{},\"vwap\":{},"
+        "\"book_bid\":{},\"book_ask\":{},\"book_imbalance_top5\":{}",
         i ? "," : "", esc(s.name), s.bar_source, s.trades, s.bars, s.depth_events, s.depth_gaps, s.price_anomalies,
         s.volume_anomalies, num(s.last.close), num(s.last.sma_20), num(s.last.ema_12), num(s.last.rsi_14),
         num(s.last.macd.macd), num(s.last.macd.signal), num(s.last.bb.upper), num(s.last.bb.lower),
-        num(s.window_mean_5m), num(s.window_mean_1h), num(s.vwap));
+        num(s.window_mean_5m), num(s.window_mean_1h), num(s.vwap), num(s.book_bid), num(s.book_ask),
+        num(s.book_imbalance));
     if (s.has_signal)
       o += fmt::format(",\"signal_digest\":\"{:016x}\"", s.signal_digest);
     if (s.has_signal)

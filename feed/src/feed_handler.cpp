@@ -70,6 +70,7 @@ void fill_event(const Message& m, Event& ev) noexcept {
       d.first_ask = m.asks.size ? m.asks.data[0].price.value : 0.0;
       d.first_ask_qty = m.asks.size ? m.asks.data[0].qty.value : 0.0;
       d.book_bid = d.book_ask = std::numeric_limits<double>::quiet_NaN();
+      d.top_bid_qty = d.top_ask_qty = 0.0;
       break;
     }
     case MessageType::none: ev.type = EventType::none; break;
@@ -198,6 +199,11 @@ RejectReason FeedHandler::on_frame(const char* data, std::size_t len, std::strin
       out.flags |= event_flag::book_synced;
       if (!book.bids().empty()) out.depth.book_bid = static_cast<double>(book.bids()[0].price_e8) / 1e8;
       if (!book.asks().empty()) out.depth.book_ask = static_cast<double>(book.asks()[0].price_e8) / 1e8;
+      std::int64_t bq = 0, aq = 0;
+      for (std::uint32_t i = 0; i < infra::kBookDepthLevels && i < book.bids().size(); ++i) bq += book.bids()[i].qty_e8;
+      for (std::uint32_t i = 0; i < infra::kBookDepthLevels && i < book.asks().size(); ++i) aq += book.asks()[i].qty_e8;
+      out.depth.top_bid_qty = static_cast<double>(bq) / 1e8;
+      out.depth.top_ask_qty = static_cast<double>(aq) / 1e8;
     }
   }
   bump(counters_.events);

@@ -54,6 +54,7 @@ class TcpTransport : public Transport {
 
   tcp::socket& socket() noexcept { return socket_; }
   int fd() noexcept { return socket_.native_handle(); }
+  int native_handle() const noexcept override { return const_cast<tcp::socket&>(socket_).native_handle(); }
 
   IoResult read_some(char* dst, std::size_t cap) noexcept override {
     boost::system::error_code ec;
@@ -202,6 +203,7 @@ class TlsTransport final : public TcpTransport {
   bool wait_readable(int timeout_ms) noexcept override {
     return SSL_pending(ssl_) > 0 || TcpTransport::wait_readable(timeout_ms);
   }
+  bool buffered() const noexcept override { return SSL_pending(ssl_) > 0; }
 
   void close() noexcept override {
     if (ssl_ != nullptr && !closed_) {

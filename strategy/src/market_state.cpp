@@ -100,11 +100,22 @@ MarketUpdate MarketState::on_event(const infra::Event& ev) noexcept {
     case infra::EventType::book_ticker:
       s.bid = ev.book.bid;
       s.ask = ev.book.ask;
+      s.has_book_ticker = true;
       break;
     case infra::EventType::depth_update:
     case infra::EventType::depth_snapshot:
       ++s.depth_events;
       if (ev.flags & infra::event_flag::seq_gap) ++s.depth_gaps;
+      if (ev.flags & infra::event_flag::book_synced) {
+        s.book_bid = ev.depth.book_bid;
+        s.book_ask = ev.depth.book_ask;
+        const double total = ev.depth.top_bid_qty + ev.depth.top_ask_qty;
+        s.book_imbalance = total > 0 ? (ev.depth.top_bid_qty - ev.depth.top_ask_qty) / total : kNaN;
+        if (!s.has_book_ticker) {  // the book's top stands in for the ticker (the paper account's spread)
+          s.bid = s.book_bid;
+          s.ask = s.book_ask;
+        }
+      }
       break;
     case infra::EventType::none: break;
   }

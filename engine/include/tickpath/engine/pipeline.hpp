@@ -54,6 +54,10 @@ struct LiveOptions {
   int snapshot_limit = 5000;    // REST depth levels
   int rest_weight_per_min = 6000;
   bool huge_pages = false;      // receive buffers on 2 MB pages when available
+  // Event-driven: when nothing has arrived for a while the feed thread
+  // sleeps in poll(2) on its connections instead of spinning (frees the
+  // core, costs wake-up latency; see bench_transport).
+  bool event_driven = false;
   std::size_t max_message_bytes = 1U << 20;
 };
 
@@ -107,6 +111,7 @@ struct SymbolSummary {
   std::uint64_t trades = 0, bars = 0, depth_events = 0, depth_gaps = 0, price_anomalies = 0, volume_anomalies = 0;
   strategy::IndicatorValues last{};
   double window_mean_5m = strategy::kNaN, window_mean_1h = strategy::kNaN, vwap = strategy::kNaN;
+  double book_bid = strategy::kNaN, book_ask = strategy::kNaN, book_imbalance = strategy::kNaN;
   std::uint64_t signals = 0;
   bool has_signal = false;
   bool has_portfolio = false;

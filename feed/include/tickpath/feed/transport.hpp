@@ -44,6 +44,11 @@ class Transport {
   // Event-driven mode: sleeps until bytes can be read or `timeout_ms` passes.
   [[nodiscard]] virtual bool wait_readable(int timeout_ms) noexcept = 0;
   virtual void close() noexcept = 0;
+  // For an event loop over many transports: the descriptor to wait on, and
+  // whether bytes are already buffered above it (TLS records decrypted but
+  // not yet read), in which case waiting would be wrong.
+  [[nodiscard]] virtual int native_handle() const noexcept = 0;
+  [[nodiscard]] virtual bool buffered() const noexcept { return false; }
   [[nodiscard]] virtual const char* kind() const noexcept = 0;  // "tcp", "tls"
   // Why the last call failed (one line; "" when it did not).
   [[nodiscard]] virtual const char* last_error() const noexcept = 0;

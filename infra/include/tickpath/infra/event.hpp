@@ -77,9 +77,13 @@ struct DepthData {
   // First level of each side as sent (for a snapshot: the top of book).
   double first_bid, first_bid_qty, first_ask, first_ask_qty;
   // The local book's best bid and ask after this diff (flag book_synced),
-  // NaN while the book awaits a snapshot.
+  // NaN while the book awaits a snapshot, and the quantity resting on the
+  // best kBookDepthLevels levels of each side (their imbalance is the
+  // strategy's order-flow signal).
   double book_bid, book_ask;
+  double top_bid_qty, top_ask_qty;
 };
+inline constexpr unsigned kBookDepthLevels = 5;
 
 struct alignas(64) Event {
   EventType type = EventType::none;

@@ -35,7 +35,11 @@ struct SymbolState {
   TimeWindowMeans window_means;
   SessionVwap vwap;
   double last_price = kNaN;
-  double bid = kNaN, ask = kNaN;
+  double bid = kNaN, ask = kNaN;  // book ticker, else the local book's top
+  // Local order book (diff depth kept in sync on the feed thread): top of
+  // book and the imbalance of the quantity on its best levels, in [-1, 1].
+  double book_bid = kNaN, book_ask = kNaN, book_imbalance = kNaN;
+  bool has_book_ticker = false;
   std::uint64_t trades = 0, bars_closed = 0, price_anomalies = 0, volume_anomalies = 0;
   std::uint64_t depth_events = 0, depth_gaps = 0;
 };

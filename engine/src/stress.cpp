@@ -10,6 +10,7 @@
 
 #include "exsim.hpp"
 #include "tickpath/engine/pipeline.hpp"
+#include "tickpath/strategy/policy.hpp"
 
 namespace tickpath::engine {
 
@@ -33,6 +34,13 @@ const infra::Percentiles* stage(const std::vector<StageSummary>& st, const char*
 }  // namespace
 
 int run_stress(const StressOptions& o) {
+  if (!o.model.empty()) {  // a bad model is a set-up error, before any step
+    std::string error;
+    if (!strategy::load_policy(o.model, "auto", true, error)) {
+      std::fprintf(stderr, "tickpath: %s\n", error.c_str());
+      return 1;
+    }
+  }
   std::vector<StepResult> steps;
   double best = 0;
   std::printf("tickpath stress: %zu symbols over %s on loopback, %.1f s per step%s\n", o.symbols.size(),
@@ -102,6 +110,7 @@ int run_stress(const StressOptions& o) {
                     : std::chrono::duration<double>(flushed - done_at).count();
     r.stages = rep.stages;
     if (r.slow_drops != 0) r.why = "the simulator dropped the engine as a slow client";
+    else if (st.write_failures != 0) r.why = "the simulator's sends failed";
     else if (r.reconnects != 0) r.why = "disconnected";
     else if (!st.done || r.achieved < rate * 0.95)
       r.why = fmt::format("the simulator reached only {:.0f}/s (it shares the cores)", r.achieved);

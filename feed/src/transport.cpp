@@ -116,6 +116,7 @@ class TlsTransport final : public TcpTransport {
     ctx_ = SSL_CTX_new(TLS_client_method());
     if (ctx_ == nullptr) return error = openssl_error("cannot create a TLS context"), false;
     SSL_CTX_set_min_proto_version(ctx_, TLS1_2_VERSION);
+    SSL_CTX_set_mode(ctx_, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     if (opts.verify_peer) {
       SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
       const int ok = opts.ca_file.empty() ? SSL_CTX_set_default_verify_paths(ctx_)

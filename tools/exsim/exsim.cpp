@@ -414,7 +414,7 @@ struct ExchangeSimulator::Impl {
       Client& c = *cp;
       if (c.st != St::ws) continue;
       switch (f) {
-        case Fault::drop: close_client(c, true); break;
+        case Fault::drop: close_client(c, true); break;  // (logged below)
         case Fault::malformed:
           append_server_frame(c.out, feed::WsOpcode::text, R"({"stream":"btcusdt@trade","data":{"e":"trade","E":17)");
           break;
@@ -546,7 +546,11 @@ struct ExchangeSimulator::Impl {
     while (c.out_off < c.out.size()) {
       const long n = wr(c, c.out.data() + c.out_off, c.out.size() - c.out_off);
       if (n <= 0) {
-        if (n < 0) close_client(c, false);
+        if (n < 0) {
+          ++st.write_failures;
+          log(fmt::format("client #{}: send failed, disconnected", c.ws_index));
+          close_client(c, false);
+        }
         break;
       }
       c.out_off += static_cast<std::size_t>(n);
@@ -686,6 +690,8 @@ bool ExchangeSimulator::start(std::string& error) {
     std::string cert, key;
     if (!make_certificate(dir, cert, key, error)) return false;
     m.ctx = SSL_CTX_new(TLS_server_method());
+    // Send buffers grow between a WANT_WRITE and its retry: let OpenSSL accept a moved buffer and partial writes.
+    if (m.ctx != nullptr) SSL_CTX_set_mode(m.ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE);
     if (m.ctx == nullptr || SSL_CTX_use_certificate_file(m.ctx, cert.c_str(), SSL_FILETYPE_PEM) != 1 ||
         SSL_CTX_use_PrivateKey_file(m.ctx, key.c_str(), SSL_FILETYPE_PEM) != 1)
       return error = ssl_error("cannot set up the TLS server"), false;

@@ -67,7 +67,7 @@ struct SimStats {
   std::uint64_t sent = 0;                 // frames queued to clients (sum over clients)
   std::uint64_t connections = 0, ws_connections = 0, rest_requests = 0;
   std::uint64_t pings_sent = 0, pongs_received = 0, pongs_matched = 0;
-  std::uint64_t faults = 0, slow_client_drops = 0, skipped_diffs = 0;
+  std::uint64_t faults = 0, slow_client_drops = 0, skipped_diffs = 0, write_failures = 0;
   std::uint64_t backlog_bytes = 0;        // bytes waiting in send buffers now
   std::size_t open_ws = 0;                // WebSocket clients connected now
   bool done = false;                      // max_frames reached

@@ -27,7 +27,7 @@ if [ -f "$recording" ]; then
   echo
   echo "== real Binance recording (2021-04-04, BTC/ETH/DOT aggTrade + depth + kline_1m), as fast as it goes"
   "$bin" run --feed "replay:$recording" --cpus "$cpus" --model "$model" --report "$out/replay.json"
-  reports="$reports and $out/replay.json"
+  reports="$reports, $out/replay.json"
 else
   echo
   echo "(skipping the real-recording replay: $recording is not there; shared/ sits beside the repository)"
@@ -38,7 +38,7 @@ echo "== live feed: TLS WebSocket + REST snapshots from tickpath-exsim on loopba
 echo "   the connection reset every 1.5 s and a depth update skipped every 2.5 s; journaled to $out/journal"
 exsim_out="$out/exsim.out"
 rm -rf "$out/journal" "$out/exsim-cert"
-"$TICKPATH_ROOT/build/release/tools/exsim/tickpath-exsim" --rate 20000 --event-rate 50 --cert-dir "$out/exsim-cert" \
+"$TICKPATH_ROOT/build/release/tools/exsim/tickpath-exsim" --rate 20000 --event-rate 15 --cert-dir "$out/exsim-cert" \
   --fault drop:1.5 --fault skip_ids:2.5 </dev/null >"$exsim_out" 2>"$out/exsim.err" &
 exsim_pid=$!
 trap 'kill $exsim_pid 2>/dev/null || true' EXIT
@@ -59,6 +59,6 @@ if [ "$(digests "$out/live.json")" = "$(digests "$out/journal-replay.json")" ]; 
 else
   tickpath_die "the replay's signals differ from the live run's ($out/live.json vs $out/journal-replay.json)"
 fi
-reports="$reports, $out/live.json and $out/journal-replay.json"
+reports="$reports, $out/live.json, $out/journal-replay.json"
 echo
 echo "JSON reports: $reports"

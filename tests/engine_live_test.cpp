@@ -11,6 +11,8 @@
 #include <chrono>
 #include <thread>
 
+#include <unistd.h>
+
 #include "exsim.hpp"
 #include "support/alloc_counter.hpp"
 #include "tickpath/engine/pipeline.hpp"
@@ -385,6 +387,46 @@ TEST(Live_Exsim, RecordingReplaysToTheSameSignalsAndBooksBitForBit) {
     EXPECT_EQ(a.checksum, it->checksum) << a.symbol;
   }
   std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Live_Udp, MulticastFeedFromTheSimulatorArrivesWhole) {
+  const auto port = static_cast<std::uint16_t>(40000 + ::getpid() % 20000);
+  engine::PipelineConfig cfg;
+  cfg.feed = engine::PipelineConfig::Feed::udp;
+  cfg.symbols = {"BTCUSDT", "ETHUSDT"};
+  cfg.udp.group = "239.255.42.17";
+  cfg.udp.port = port;
+  cfg.progress = false;
+  std::atomic<bool> stop{false};
+  engine::RunReport rep;
+  std::string error;
+  std::thread run([&] { rep = engine::run_pipeline(cfg, error, &stop); });
+  std::this_thread::sleep_for(500ms);  // joined the group before the first datagram
+  auto c = sim_config(8'000, 8'000);
+  c.udp_group = cfg.udp.group;
+  c.udp_port = port;
+  exsim::ExchangeSimulator sim(c);
+  std::string serr;
+  ASSERT_TRUE(sim.start(serr)) << serr;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (!sim.stats().done && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  std::this_thread::sleep_for(500ms);
+  stop = true;
+  run.join();
+  ASSERT_TRUE(error.empty()) << error;
+  const auto st = sim.stats();
+  EXPECT_EQ(st.udp_sent, 8'000U);
+  EXPECT_EQ(rep.udp_datagrams, st.udp_sent);
+  EXPECT_EQ(rep.messages, st.udp_sent);
+  EXPECT_EQ(rep.sq_missing, 0U);
+  EXPECT_EQ(rep.rejects, 0U);
+  bool wire = false;
+  for (const auto& s : rep.stages) wire |= s.name == "wire" && s.p.count == st.udp_sent;
+  EXPECT_TRUE(wire);
 }
 
 }  // namespace

@@ -273,3 +273,52 @@ TEST(Url_Parse, SchemesPortsAndTargets) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(WsClient_Exsim, ManyClientsEachGetEveryFrameOfTheirStreams) {
+  auto c = config(3000);
+  c.rate_per_s = 3000;  // a second of market, so every client joins while it runs
+  Sim s(c);
+  ASSERT_TRUE(s.started);
+  infra::TscClock clock(5);
+  std::string error;
+  std::vector<std::unique_ptr<feed::WsClient>> clients;
+  for (int i = 0; i < 4; ++i) {
+    clients.push_back(connect(s.sim, true, s.sim.ca_file(), error));
+    ASSERT_TRUE(clients.back()) << error;
+  }
+  std::vector<std::uint64_t> got(clients.size(), 0), disorder(clients.size(), 0);
+  std::vector<std::int64_t> last(clients.size(), 0);
+  feed::BinanceParser parser;
+  feed::Message m;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  auto all_in = [&] {
+    const auto st = s.sim.stats();
+    if (!st.done || st.sent_per_connection.size() != clients.size()) return false;
+    for (std::size_t i = 0; i < clients.size(); ++i)
+      if (got[i] != st.sent_per_connection[i]) return false;
+    return true;
+  };
+  while (!all_in() && std::chrono::steady_clock::now() < deadline) {
+    for (std::size_t i = 0; i < clients.size(); ++i)
+      clients[i]->poll(clock, [&](const char* d, std::size_t n, std::uint64_t) {
+        if (parser.parse(d, n, m) != feed::RejectReason::none) return;
+        disorder[i] += m.sim_seq != last[i] + 1;
+        last[i] = m.sim_seq;
+        ++got[i];
+      });
+  }
+  const auto st = s.sim.stats();
+  ASSERT_EQ(st.sent_per_connection.size(), clients.size());
+  for (std::size_t i = 0; i < clients.size(); ++i) {
+    EXPECT_EQ(got[i], st.sent_per_connection[i]) << i;
+    EXPECT_EQ(disorder[i], 0U) << i;
+  }
+  // Clients connected a moment apart share the market from when each joined:
+  // the last one got a suffix of the first one's frames.
+  EXPECT_GE(got[0], got[3]);
+  EXPECT_GT(got[3], 0U);
+}
+
+}  // namespace

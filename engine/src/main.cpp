@@ -62,7 +62,7 @@ int cmd_run(const std::string& feed, const std::string& symbols, std::uint64_t m
             double rate, bool bursty, bool quiet, const std::string& model, const std::string& backend,
             const std::string& policy_on, const tickpath::strategy::SignalOptions& sig, double fee_bps,
             bool allow_short, const tickpath::engine::LiveOptions& live, const std::string& streams,
-            const std::string& record_dir) {
+            const std::string& record_dir, const std::string& udp_interface) {
   tickpath::engine::PipelineConfig cfg;
   cfg.record_dir = record_dir;
   cfg.live = live;
@@ -79,6 +79,19 @@ int cmd_run(const std::string& feed, const std::string& symbols, std::uint64_t m
     }
     if (!(cfg.live.stale_after_s >= 0) || !(cfg.live.rotate_after_s >= 0) || !(cfg.live.overlap_s >= 0))
       return fail("--stale-after, --rotate-after and --overlap take seconds >= 0");
+  } else if (feed.rfind("udp://", 0) == 0) {
+    cfg.feed = tickpath::engine::PipelineConfig::Feed::udp;
+    const std::string hp = feed.substr(6);
+    const auto colon = hp.rfind(':');
+    int port = 0;
+    try {
+      port = colon == std::string::npos ? 0 : std::stoi(hp.substr(colon + 1));
+    } catch (const std::exception&) {
+    }
+    if (port <= 0 || port > 65535) return fail("--feed udp:// takes GROUP:PORT, e.g. udp://239.255.42.1:40001");
+    cfg.udp.group = hp.substr(0, colon);
+    cfg.udp.port = static_cast<std::uint16_t>(port);
+    cfg.udp.interface = udp_interface;
   } else if (feed == "synthetic") {
     cfg.feed = tickpath::engine::PipelineConfig::Feed::synthetic;
   } else if (feed.rfind("replay:", 0) == 0 && feed.size() > 7) {
@@ -368,7 +381,8 @@ int main(int argc, char** argv) {
   bool drop = false, bursty = false, quiet = false;
   run->add_option("--feed", feed,
                   "synthetic | replay:PATH (JSONL, pretty JSON or recorder file, or a --record directory) | binance (live, "
-                  "wss://stream.binance.com:9443) | wss://HOST:PORT (another endpoint, e.g. tickpath-exsim)")
+                  "wss://stream.binance.com:9443) | wss://HOST:PORT (another endpoint, e.g. tickpath-exsim) | "
+                  "udp://GROUP:PORT (one frame per datagram, e.g. tickpath-exsim --udp)")
       ->capture_default_str();
   tickpath::engine::LiveOptions live;
   std::string streams;
@@ -381,7 +395,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   run->add_option("--overlap", live.overlap_s, "live: seconds both connections are read during a rotation")->capture_default_str();
   run->add_option("--snapshot-limit", live.snapshot_limit, "live: REST depth snapshot levels")->capture_default_str();
-  std::string record_dir;
+  std::string record_dir, udp_interface = "127.0.0.1";
+  run->add_option("--udp-interface", udp_interface, "udp: local address of the interface to join the group on")->capture_default_str();
   run->add_option("--record", record_dir, "journal every raw frame with its receive time under DIR (S=SYMBOL/date=YYYY-MM-DD/); replay with --feed replay:DIR");
   run->add_flag("--event-driven", live.event_driven, "live: sleep in poll(2) when the feed is idle instead of busy-polling");
   run->add_flag("--huge-pages", live.huge_pages, "live: receive buffers on 2 MB pages when the host has them");
@@ -484,7 +499,7 @@ int main(int argc, char** argv) {
   }
   if (*run)
     return cmd_run(feed, symbols, messages, duration, cpus, report, speed, drop, seed, rate, bursty, quiet, run_model,
-                   run_backend, policy_on, sig, run_fee, run_short, live, streams, record_dir);
+                   run_backend, policy_on, sig, run_fee, run_short, live, streams, record_dir, udp_interface);
   if (*stress) {
     so.tls = !stress_plain;
     so.symbols = split_list(stress_symbols);

@@ -40,7 +40,7 @@ struct alignas(64) SharedCounter {
 
 struct FeedThreadStats {
   infra::LatencyHistogram parse, wire;
-  SharedCounter dropped, backpressure_ticks, laps, frames_fed, journal_drops;
+  SharedCounter dropped, backpressure_ticks, laps, frames_fed, journal_drops, udp_missing;
 };
 struct StrategyThreadStats {
   infra::LatencyHistogram queue, indicators, policy, signal, tick_to_signal, end_to_end;
@@ -152,11 +152,17 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
   infra::SymbolTable symbols;
   std::uint64_t target = cfg.messages;
   const bool live = cfg.feed == PipelineConfig::Feed::live;
-  if (live) {
-    rep.feed = "live:" + cfg.live.ws_url;
+  const bool udp = cfg.feed == PipelineConfig::Feed::udp;
+  std::unique_ptr<feed::UdpReceiver> udp_rx;
+  if (live || udp) {
+    rep.feed = live ? "live:" + cfg.live.ws_url : fmt::format("udp://{}:{}", cfg.udp.group, cfg.udp.port);
     if (cfg.symbols.empty()) {
       error = "a live feed needs --symbols (e.g. --symbols BTCUSDT,ETHUSDT)";
       return {};
+    }
+    if (udp) {
+      udp_rx = std::make_unique<feed::UdpReceiver>();
+      if (!udp_rx->open(cfg.udp, error)) return {};
     }
   } else if (cfg.feed == PipelineConfig::Feed::replay) {
     rep.feed = "replay:" + cfg.replay_path;
@@ -192,7 +198,7 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
   }
   if (!cfg.symbols.empty()) symbols.freeze();
   const bool paced = cfg.feed == PipelineConfig::Feed::replay && cfg.replay_speed > 0;
-  Prescan scan = live ? Prescan{} : prescan(frames, symbols, paced);
+  Prescan scan = live || udp ? Prescan{} : prescan(frames, symbols, paced);
   const std::int64_t span_ms = scan.span_ms;
   symbols.freeze();  // every symbol is known now; the hot path only looks ids up
   if (symbols.size() > cfg.max_symbols) {
@@ -361,6 +367,35 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
         else _mm_pause();
       }
       livefeed->feed_shutdown();
+    } else if (udp) {
+      std::int64_t last_sq = 0;
+      auto on_datagram = [&](const char* d, std::size_t len, std::uint64_t rx) noexcept {
+        const feed::RejectReason r = handler->on_frame(d, len, std::string_view{}, ev);
+        ++fed;
+        fstats->frames_fed.add(1);
+        record(d, len, r, std::string_view{}, rx);
+        const feed::Message& m = handler->last_message();
+        if (m.sim_seq > 0) {  // numbered datagrams: a jump is loss (UDP does not retransmit)
+          if (last_sq > 0 && m.sim_seq > last_sq + 1) fstats->udp_missing.add(static_cast<std::uint64_t>(m.sim_seq - last_sq - 1));
+          if (m.sim_seq > last_sq) last_sq = m.sim_seq;
+        }
+        if (m.sim_tx_ns > 0) {
+          const std::int64_t rx_wall = wall0 + static_cast<std::int64_t>(clock.to_ns(rx - tsc0));
+          fstats->wire.record(rx_wall > m.sim_tx_ns ? static_cast<std::uint64_t>(rx_wall - m.sim_tx_ns) : 0);
+        }
+        if (r == feed::RejectReason::none) emit(ev, rx);
+      };
+      std::uint64_t spins = 0, idle = 0;
+      while (true) {
+        if ((++spins & 63) == 0 && should_stop()) break;
+        warm();
+        if (udp_rx->poll(clock, on_datagram) != 0) {
+          idle = 0;
+          continue;
+        }
+        if (cfg.live.event_driven && ++idle >= 64) (void)udp_rx->wait_readable(1);
+        else _mm_pause();
+      }
     } else {
       const auto& refs = frames.frames();
       const char* base = frames.data();
@@ -523,7 +558,7 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     auto next = std::chrono::steady_clock::now() + std::chrono::seconds(1);
     while (!feed_done.load(std::memory_order_acquire)) {
       // Drained often enough that the signal ring cannot fill at full rate.
-      std::this_thread::sleep_for(std::chrono::milliseconds(policy || live || journal ? 10 : 100));
+      std::this_thread::sleep_for(std::chrono::milliseconds(policy || live || udp || journal ? 10 : 100));
       drain_signals();
       if (livefeed) livefeed->io_tick();
       if (journal) journal->drain(*jring);
@@ -554,6 +589,11 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
       rep.warnings.push_back(fmt::format("warning: {} frames not journaled: the journal ring was full (disk slower than the feed)",
                                          rep.journal_drops));
     if (!rep.journal_error.empty()) rep.warnings.push_back("warning: " + rep.journal_error);
+  }
+  if (udp_rx) {
+    rep.udp_datagrams = udp_rx->counters().datagrams.load();
+    rep.udp_truncated = udp_rx->counters().truncated.load();
+    rep.sq_missing = fstats->udp_missing.get();
   }
   if (livefeed) {
     livefeed->finish(rep);

@@ -80,6 +80,9 @@ std::string RunReport::to_json() const {
     }
     o += "]},";
   }
+  if (feed.rfind("udp://", 0) == 0)
+    o += fmt::format("\"udp\":{{\"datagrams\":{},\"truncated\":{},\"missing_by_sequence\":{}}},", udp_datagrams,
+                     udp_truncated, sq_missing);
   if (!journal_dir.empty())
     o += fmt::format("\"journal\":{{\"dir\":\"{}\",\"frames\":{},\"bytes\":{},\"files\":{},\"drops\":{},\"error\":\"{}\"}},",
                      esc(journal_dir), journal_frames, journal_bytes, journal_files, journal_drops, esc(journal_error));
@@ -151,6 +154,9 @@ std::string RunReport::to_table() const {
                      snapshot_failures, snapshots_applied, pings, pongs);
     if (!last_connect_error.empty()) o += "        last error: " + last_connect_error + "\n";
   }
+  if (feed.rfind("udp://", 0) == 0)
+    o += fmt::format("  udp: {} datagrams, {} missing by sequence, {} too long for a slot (dropped, counted)\n", udp_datagrams,
+                     sq_missing, udp_truncated);
   if (!journal_dir.empty())
     o += fmt::format("  journal {}: {} frames, {:.1f} MB in {} files, {} not journaled (ring full)\n", journal_dir,
                      journal_frames, static_cast<double>(journal_bytes) * 1e-6, journal_files, journal_drops);

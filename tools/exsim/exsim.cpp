@@ -27,6 +27,7 @@
 #include "tickpath/feed/binance_parser.hpp"
 #include "tickpath/feed/frame_set.hpp"
 #include "tickpath/feed/transport.hpp"
+#include "tickpath/feed/udp.hpp"
 #include "tickpath/feed/websocket.hpp"
 
 namespace tickpath::exsim {
@@ -204,6 +205,26 @@ struct ExchangeSimulator::Impl {
   bool skip_next_diff = false;
   std::uint64_t ping_counter = 0;
   std::vector<Clock::time_point> next_fault;
+  std::unique_ptr<feed::UdpSender> udp;
+  std::uint64_t udp_seq = 0;
+  std::vector<std::string> udp_batch;
+  std::vector<std::string_view> udp_views;
+
+  void flush_udp() {
+    if (!udp || udp_batch.empty()) return;
+    udp_views.assign(udp_batch.begin(), udp_batch.end());
+    std::size_t done = 0;
+    while (done < udp_views.size()) {  // a full socket buffer: wait for it, the stream must stay whole
+      const std::size_t n = udp->send_batch(udp_views.data() + done, udp_views.size() - done);
+      if (n == 0) {
+        ++st.udp_send_failures;
+        std::this_thread::yield();
+      }
+      done += n;
+    }
+    st.udp_sent += udp_views.size();
+    udp_batch.clear();
+  }
 
   void log(const std::string& s) const {
     if (cfg.log) std::fprintf(stderr, "exsim: %s\n", s.c_str());
@@ -499,6 +520,11 @@ struct ExchangeSimulator::Impl {
     }
     const std::int64_t tx = realtime_ns();
     bool taken = false;
+    if (udp) {
+      udp_batch.push_back(fmt::format(R"({{"sq":{},"tx":{},)", ++udp_seq, tx));
+      udp_batch.back().append(f.substr(1));
+      taken = true;
+    }
     for (auto& cp : clients) {
       Client& c = *cp;
       if (c.st != St::ws || c.close_after_flush) continue;
@@ -539,7 +565,9 @@ struct ExchangeSimulator::Impl {
     for (std::uint64_t i = 0; i < budget; ++i) {
       if (cfg.max_frames != 0 && st.generated >= cfg.max_frames) break;
       generate_one();
+      if (udp_batch.size() >= 64) flush_udp();
     }
+    flush_udp();
   }
 
   void flush(Client& c) {
@@ -710,6 +738,15 @@ bool ExchangeSimulator::start(std::string& error) {
   ::getsockname(m.listen_fd, reinterpret_cast<sockaddr*>(&addr), &len);
   port_ = ntohs(addr.sin_port);
   m.next_fault.assign(cfg_.schedule.size(), {});
+  if (!cfg_.udp_group.empty()) {
+    feed::UdpOptions uo;
+    uo.group = cfg_.udp_group;
+    uo.interface = cfg_.udp_interface;
+    m.udp = std::make_unique<feed::UdpSender>();
+    if (!m.udp->open(uo, cfg_.udp_port, error)) return false;
+    m.generating = true;  // datagrams need no subscriber to start
+    m.started = Clock::now();
+  }
   m.running = true;
   thread_ = std::thread([&m] { m.run(); });
   return true;

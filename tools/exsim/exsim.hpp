@@ -58,6 +58,11 @@ struct SimConfig {
   std::uint64_t max_frames = 0;  // stop generating after this many (0: never)
   std::size_t max_backlog_bytes = 64U << 20;  // a client further behind is disconnected (counted)
   std::vector<ScheduledFault> schedule;
+  // Also multicast every frame (wrapped with "sq"/"tx" as on the streams) to
+  // this UDP group:port from `udp_interface`; generation then starts at once.
+  std::string udp_group;
+  std::uint16_t udp_port = 0;
+  std::string udp_interface = "127.0.0.1";
   bool log = false;        // one line per connection and fault on stderr
 };
 
@@ -65,6 +70,7 @@ struct SimStats {
   std::uint64_t generated = 0;            // frames the market produced
   std::uint64_t generated_unsubscribed = 0;  // of those, while no client took their stream
   std::uint64_t sent = 0;                 // frames queued to clients (sum over clients)
+  std::uint64_t udp_sent = 0, udp_send_failures = 0;  // datagrams multicast / refused by a full socket buffer
   std::uint64_t connections = 0, ws_connections = 0, rest_requests = 0;
   std::uint64_t pings_sent = 0, pongs_received = 0, pongs_matched = 0;
   std::uint64_t faults = 0, slow_client_drops = 0, skipped_diffs = 0, write_failures = 0;

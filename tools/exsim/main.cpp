@@ -59,10 +59,27 @@ int main(int argc, char** argv) {
   app.add_option("--frames", cfg.max_frames, "stop generating after N frames (0: never)");
   app.add_option("--recording", cfg.recording, "serve this frames file (looped) instead of the synthetic market");
   app.add_option("--fault", faults, "KIND:EVERY_S[:ARG], e.g. drop:30 stall:10:2 skip_ids:5 (repeatable)");
+  std::string udp;
+  app.add_option("--udp", udp, "also multicast every frame to GROUP:PORT (e.g. 239.255.42.1:40001), from --udp-interface");
+  app.add_option("--udp-interface", cfg.udp_interface, "local address to send multicast from")->capture_default_str();
   app.add_option("--stats-every", stats_every, "print counters every S seconds");
   app.add_flag("--log", cfg.log, "log connections and faults on stderr");
   CLI11_PARSE(app, argc, argv);
   cfg.tls = !plain;
+  if (!udp.empty()) {
+    const auto colon = udp.rfind(':');
+    int port = 0;
+    try {
+      port = colon == std::string::npos ? 0 : std::stoi(udp.substr(colon + 1));
+    } catch (const std::exception&) {
+    }
+    if (port <= 0 || port > 65535) {
+      std::fprintf(stderr, "tickpath-exsim: --udp takes GROUP:PORT, e.g. 239.255.42.1:40001\n");
+      return 1;
+    }
+    cfg.udp_group = udp.substr(0, colon);
+    cfg.udp_port = static_cast<std::uint16_t>(port);
+  }
   cfg.market.symbols = split(symbols, ',');
   cfg.market.rate_per_s = event_rate > 0 ? event_rate : std::max(cfg.rate_per_s, 1.0);
   for (const auto& f : faults) {
@@ -88,8 +105,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "tickpath-exsim: %s\n", error.c_str());
     return 1;
   }
-  std::printf("exsim ready: %s/stream %s/api/v3/depth%s%s\n", sim.ws_base().c_str(), sim.rest_base().c_str(),
-              sim.ca_file().empty() ? "" : " ca-file ", sim.ca_file().c_str());
+  std::printf("exsim ready: %s/stream %s/api/v3/depth%s%s%s%s\n", sim.ws_base().c_str(), sim.rest_base().c_str(),
+              sim.ca_file().empty() ? "" : " ca-file ", sim.ca_file().c_str(), udp.empty() ? "" : " udp ", udp.c_str());
   std::fflush(stdout);
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);

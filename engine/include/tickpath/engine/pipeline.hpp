@@ -15,6 +15,7 @@
 #include "tickpath/feed/binance_parser.hpp"
 #include "tickpath/feed/frame_set.hpp"
 #include "tickpath/feed/order_book.hpp"
+#include "tickpath/feed/udp.hpp"
 #include "tickpath/feed/synthetic.hpp"
 #include "tickpath/infra/latency_histogram.hpp"
 #include "tickpath/infra/signal.hpp"
@@ -70,7 +71,9 @@ struct ConnectionRecord {
 };
 
 struct PipelineConfig {
-  enum class Feed { synthetic, replay, live } feed = Feed::synthetic;
+  enum class Feed { synthetic, replay, live, udp } feed = Feed::synthetic;
+  // udp: one frame per datagram from a multicast group (e.g. tickpath-exsim --udp)
+  feed::UdpOptions udp{};
   LiveOptions live{};
   // Journal every raw frame with its receive time under this directory
   // (partitioned by symbol and date); "" = no journal.
@@ -167,6 +170,7 @@ struct RunReport {
   std::string journal_dir, journal_error;
   std::uint64_t journal_frames = 0, journal_drops = 0, journal_bytes = 0, journal_files = 0;
   bool journal_replay = false;  // the feed was a journal directory (de-duplication and held diffs on, as live)
+  std::uint64_t udp_datagrams = 0, udp_truncated = 0;  // udp feed
   std::string tls;  // "verified" | "INSECURE (not verified)" | "none"
   double duration_s = 0;
   double throughput_msgs_per_s = 0;

@@ -146,6 +146,23 @@ class WsServer {
 
 enum class Mode { busy, event };
 
+// The receiving end, on the benchmark thread (core 1). nullptr, with the
+// benchmark marked skipped and why, when it cannot connect.
+std::unique_ptr<feed::WsClient> connect_receiver(WsServer& server, bool tls, benchmark::State& state) {
+  infra::pin_this_thread(cpu_for(1), "bench");
+  std::string error;
+  feed::TransportOptions t;
+  t.tls = tls;
+  t.ca_file = server.ca();
+  std::unique_ptr<feed::WsClient> ws;
+  if (auto tr = feed::connect_transport("127.0.0.1", server.port(), t, error)) {
+    ws = std::make_unique<feed::WsClient>(std::move(tr));
+    if (!ws->handshake("127.0.0.1", server.port(), "/", error)) ws.reset();
+  }
+  if (!ws) state.SkipWithError(error.c_str());
+  return ws;
+}
+
 template <bool Tls, Mode M>
 void BM_WsThroughput(benchmark::State& state) {
   WsServer server(Tls);
@@ -159,14 +176,8 @@ void BM_WsThroughput(benchmark::State& state) {
     while (!stop.load(std::memory_order_relaxed))
       if (!server.wr(burst.data(), burst.size())) break;
   });
-  infra::pin_this_thread(cpu_for(1), "bench");
-  std::string error;
-  feed::TransportOptions t;
-  t.tls = Tls;
-  t.ca_file = server.ca();
-  auto ws = std::make_unique<feed::WsClient>(feed::connect_transport("127.0.0.1", server.port(), t, error));
-  if (!ws->handshake("127.0.0.1", server.port(), "/", error)) {
-    state.SkipWithError(error.c_str());
+  auto ws = connect_receiver(server, Tls, state);
+  if (!ws) {
     stop = true;
     server.shutdown();
     sender.join();
@@ -214,14 +225,8 @@ void BM_WsLatency(benchmark::State& state) {
       if (!server.wr(f.data(), f.size())) break;
     }
   });
-  infra::pin_this_thread(cpu_for(1), "bench");
-  std::string error;
-  feed::TransportOptions t;
-  t.tls = Tls;
-  t.ca_file = server.ca();
-  auto ws = std::make_unique<feed::WsClient>(feed::connect_transport("127.0.0.1", server.port(), t, error));
-  if (!ws->handshake("127.0.0.1", server.port(), "/", error)) {
-    state.SkipWithError(error.c_str());
+  auto ws = connect_receiver(server, Tls, state);
+  if (!ws) {
     stop = true;
     server.shutdown();
     sender.join();

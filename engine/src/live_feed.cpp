@@ -188,6 +188,15 @@ void LiveFeed::feed_shutdown() noexcept {
 
 // ---- io thread ----
 
+// Exponential back-off with jitter: the step doubles up to the maximum, and
+// the wait is a random 50-100% of it, so many engines do not retry in step.
+void LiveFeed::schedule_retry(Slot& s, std::chrono::steady_clock::time_point now) noexcept {
+  s.backoff_s = s.backoff_s == 0 ? opts_.backoff_initial_s : std::min(opts_.backoff_max_s, s.backoff_s * 2);
+  rng_ ^= rng_ << 13, rng_ ^= rng_ >> 7, rng_ ^= rng_ << 17;
+  const double jitter = 0.5 + 0.5 * static_cast<double>(rng_ >> 11) * 0x1.0p-53;
+  s.next_attempt = now + std::chrono::microseconds(static_cast<long>(s.backoff_s * jitter * 1e6));
+}
+
 void LiveFeed::io_tick() {
   const auto now = SteadyClock::now();
   LiveConn* c = nullptr;
@@ -199,7 +208,7 @@ void LiveFeed::io_tick() {
       if (r.id != c->id) continue;
       r.closed_s = std::chrono::duration<double>(now - c->opened_at).count() + r.opened_s;
       r.messages = c->messages;
-      r.sq_missing = c->sq_missing;
+      r.sq_missing = c->sq.missing;
       r.end = to_string(c->reason);
       if (c->reason == RetireReason::failed || c->reason == RetireReason::closed_by_server) {
         r.end += ": ";
@@ -211,14 +220,10 @@ void LiveFeed::io_tick() {
     const double lived = std::chrono::duration<double>(now - c->opened_at).count();
     if (c->messages > 0 && lived >= 5) s.backoff_s = 0;  // it worked for a while: start over
     if (s.conns == 0 && c->reason != RetireReason::shutdown) {
-      s.backoff_s = s.backoff_s == 0 ? opts_.backoff_initial_s : std::min(opts_.backoff_max_s, s.backoff_s * 2);
-      rng_ ^= rng_ << 13, rng_ ^= rng_ >> 7, rng_ ^= rng_ << 17;
-      const double jitter = 0.5 + 0.5 * static_cast<double>(rng_ >> 11) * 0x1.0p-53;  // [0.5, 1): no herd
-      // A stale or dropped feed is retried at once the first time.
-      const double wait = c->reason == RetireReason::closed_by_server && s.backoff_s == opts_.backoff_initial_s
-                              ? 0.0
-                              : s.backoff_s * jitter;
-      s.next_attempt = now + std::chrono::microseconds(static_cast<long>(wait * 1e6));
+      // A server's close handshake (e.g. Binance's 24 h limit) is retried at once the first time.
+      const bool at_once = c->reason == RetireReason::closed_by_server && s.backoff_s == 0;
+      schedule_retry(s, now);
+      if (at_once) s.next_attempt = now;
     }
     delete c;
   }
@@ -242,10 +247,7 @@ void LiveFeed::io_tick() {
     if (nc == nullptr) {
       ++connect_failures_;
       last_connect_error_ = error;
-      if (need_reconnect) {
-        s.backoff_s = s.backoff_s == 0 ? opts_.backoff_initial_s : std::min(opts_.backoff_max_s, s.backoff_s * 2);
-        s.next_attempt = SteadyClock::now() + std::chrono::microseconds(static_cast<long>(s.backoff_s * 1e6));
-      }
+      if (need_reconnect) schedule_retry(s, SteadyClock::now());
       continue;
     }
     if (need_rotation) {

@@ -36,14 +36,25 @@ namespace tickpath::engine {
 enum class RetireReason : std::uint8_t { failed, closed_by_server, stale, rotated, shutdown };
 const char* to_string(RetireReason r) noexcept;
 
+// Frames the simulator numbers ("sq"): a jump is frames that never arrived
+// on this connection (counted from the first one received).
+struct SeqAccount {
+  std::int64_t last = 0;
+  std::uint64_t missing = 0;
+  void on(std::int64_t sq) noexcept {
+    if (sq <= 0) return;
+    if (last > 0 && sq > last + 1) missing += static_cast<std::uint64_t>(sq - last - 1);
+    if (sq > last) last = sq;
+  }
+};
+
 struct LiveConn {
   std::unique_ptr<feed::WsClient> ws;
   std::size_t slot = 0;
   std::uint64_t id = 0;
   std::uint64_t adopted_tick = 0, last_msg_tick = 0, overlap_end_tick = 0;
   std::uint64_t messages = 0;
-  std::int64_t last_sq = 0;
-  std::uint64_t sq_missing = 0;  // simulator frames numbered but never received on this connection
+  SeqAccount sq;
   bool rotating_out = false;
   RetireReason reason = RetireReason::failed;
   std::chrono::steady_clock::time_point opened_at{};
@@ -117,12 +128,6 @@ class LiveFeed {
   void feed_wait(int timeout_ms) noexcept;
   // Feed thread, when it stops.
   void feed_shutdown() noexcept;
-  // Counted by the feed thread's callback: frames numbered by the simulator.
-  static void account_sq(LiveConn& c, std::int64_t sq) noexcept {
-    if (sq <= 0) return;
-    if (c.last_sq > 0 && sq > c.last_sq + 1) c.sq_missing += static_cast<std::uint64_t>(sq - c.last_sq - 1);
-    if (sq > c.last_sq) c.last_sq = sq;
-  }
   [[nodiscard]] std::uint64_t outage_ticks() const noexcept { return outage_ticks_.load(std::memory_order_relaxed); }
   [[nodiscard]] std::uint64_t snapshots_applied() const noexcept { return snapshots_applied_; }
   [[nodiscard]] std::size_t open_connections() const noexcept { return open_.load(std::memory_order_relaxed); }
@@ -178,6 +183,7 @@ class LiveFeed {
     bool ever_connected = false;
   };
   std::vector<Slot> slots_;
+  void schedule_retry(Slot& s, std::chrono::steady_clock::time_point now) noexcept;
   std::deque<std::chrono::steady_clock::time_point> connect_times_;
   std::deque<infra::SymbolId> pending_requests_;
   std::chrono::steady_clock::time_point weight_window_{};

@@ -316,6 +316,11 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     clock_gettime(CLOCK_REALTIME, &ts);
     const std::uint64_t tsc0 = clock.now();
     const std::int64_t wall0 = static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+    auto record_wire = [&](std::uint64_t rx, std::int64_t tx_ns) noexcept {
+      if (tx_ns <= 0) return;
+      const std::int64_t rx_wall = wall0 + static_cast<std::int64_t>(clock.to_ns(rx - tsc0));
+      fstats->wire.record(rx_wall > tx_ns ? static_cast<std::uint64_t>(rx_wall - tx_ns) : 0);
+    };
     auto record = [&](const char* d, std::size_t len, feed::RejectReason r, std::string_view hint,
                       std::uint64_t rx) noexcept {
       if (!jring) return;
@@ -344,11 +349,8 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
         record(d, len, r, hint, rx);
         if (conn != nullptr) {
           const feed::Message& m = handler->last_message();
-          LiveFeed::account_sq(*conn, m.sim_seq);
-          if (m.sim_tx_ns > 0) {
-            const std::int64_t rx_wall = wall0 + static_cast<std::int64_t>(clock.to_ns(rx - tsc0));
-            fstats->wire.record(rx_wall > m.sim_tx_ns ? static_cast<std::uint64_t>(rx_wall - m.sim_tx_ns) : 0);
-          }
+          conn->sq.on(m.sim_seq);
+          record_wire(rx, m.sim_tx_ns);
         }
         if (r != feed::RejectReason::none) return;
         emit(ev, rx);
@@ -368,21 +370,17 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
       }
       livefeed->feed_shutdown();
     } else if (udp) {
-      std::int64_t last_sq = 0;
+      SeqAccount sq;  // UDP does not retransmit: a jump is loss
       auto on_datagram = [&](const char* d, std::size_t len, std::uint64_t rx) noexcept {
         const feed::RejectReason r = handler->on_frame(d, len, std::string_view{}, ev);
         ++fed;
         fstats->frames_fed.add(1);
         record(d, len, r, std::string_view{}, rx);
         const feed::Message& m = handler->last_message();
-        if (m.sim_seq > 0) {  // numbered datagrams: a jump is loss (UDP does not retransmit)
-          if (last_sq > 0 && m.sim_seq > last_sq + 1) fstats->udp_missing.add(static_cast<std::uint64_t>(m.sim_seq - last_sq - 1));
-          if (m.sim_seq > last_sq) last_sq = m.sim_seq;
-        }
-        if (m.sim_tx_ns > 0) {
-          const std::int64_t rx_wall = wall0 + static_cast<std::int64_t>(clock.to_ns(rx - tsc0));
-          fstats->wire.record(rx_wall > m.sim_tx_ns ? static_cast<std::uint64_t>(rx_wall - m.sim_tx_ns) : 0);
-        }
+        const std::uint64_t before = sq.missing;
+        sq.on(m.sim_seq);
+        if (sq.missing != before) fstats->udp_missing.add(sq.missing - before);
+        record_wire(rx, m.sim_tx_ns);
         if (r == feed::RejectReason::none) emit(ev, rx);
       };
       std::uint64_t spins = 0, idle = 0;

@@ -63,6 +63,26 @@ void poll_until(feed::WsClient& ws, const infra::TscClock& clock, F&& on_msg, P&
   }
 }
 
+// A client streaming from a paced simulator over verified TLS, past its
+// first `warm` messages: the start of the fault tests below.
+struct Streaming {
+  explicit Streaming(double rate, feed::WsClientOptions opts = {}, std::uint64_t warm = 3) : s([rate] {
+    auto c = config(0);
+    c.rate_per_s = rate;
+    return c;
+  }()) {
+    if (!s.started) return;
+    std::string error;
+    ws = connect(s.sim, true, s.sim.ca_file(), error, opts);
+    EXPECT_TRUE(ws) << error;
+    if (ws) poll_until(*ws, clock, noop, [&] { return ws->counters().messages.load() > warm; });
+  }
+  static void noop(const char*, std::size_t, std::uint64_t) {}
+  Sim s;
+  infra::TscClock clock{5};
+  std::unique_ptr<feed::WsClient> ws;
+};
+
 TEST(WsClient_Exsim, ReceivesEveryFrameInOrderOverVerifiedTls) {
   Sim s(config(3000));
   ASSERT_TRUE(s.started);
@@ -136,19 +156,13 @@ TEST(WsClient_Exsim, UntrustedCertificateIsRefusedWithAClearReason) {
 }
 
 TEST(WsClient_Exsim, AnswersPingWithMatchingPong) {
-  auto c = config(0);
-  c.rate_per_s = 200;
-  Sim s(c);
-  ASSERT_TRUE(s.started);
-  infra::TscClock clock(5);
-  std::string error;
-  auto ws = connect(s.sim, true, s.sim.ca_file(), error);
-  ASSERT_TRUE(ws) << error;
-  auto noop = [](const char*, std::size_t, std::uint64_t) {};
-  poll_until(*ws, clock, noop, [&] { return ws->counters().messages.load() > 5; });
+  Streaming st(200);
+  ASSERT_TRUE(st.ws);
+  auto& ws = st.ws;
+  auto& s = st.s;
   s.sim.inject(exsim::Fault::ping);
   s.sim.inject(exsim::Fault::ping);
-  poll_until(*ws, clock, noop, [&] { return s.sim.stats().pongs_matched == 2; });
+  poll_until(*ws, st.clock, Streaming::noop, [&] { return s.sim.stats().pongs_matched == 2; });
   EXPECT_EQ(ws->counters().pings.load(), 2U);
   EXPECT_EQ(ws->counters().pongs_sent.load(), 2U);
   EXPECT_EQ(s.sim.stats().pongs_matched, 2U);
@@ -156,51 +170,34 @@ TEST(WsClient_Exsim, AnswersPingWithMatchingPong) {
 }
 
 TEST(WsClient_Exsim, ServerCloseIsAnsweredAndReported) {
-  auto c = config(0);
-  c.rate_per_s = 200;
-  Sim s(c);
-  ASSERT_TRUE(s.started);
-  infra::TscClock clock(5);
-  std::string error;
-  auto ws = connect(s.sim, true, s.sim.ca_file(), error);
-  ASSERT_TRUE(ws) << error;
-  auto noop = [](const char*, std::size_t, std::uint64_t) {};
-  poll_until(*ws, clock, noop, [&] { return ws->counters().messages.load() > 3; });
-  s.sim.inject(exsim::Fault::close);
-  poll_until(*ws, clock, noop, [] { return false; }, 3s);
+  Streaming st(200);
+  ASSERT_TRUE(st.ws);
+  auto& ws = st.ws;
+  st.s.sim.inject(exsim::Fault::close);
+  poll_until(*ws, st.clock, Streaming::noop, [] { return false; }, 3s);
   EXPECT_EQ(ws->state(), feed::WsState::closed);
   EXPECT_EQ(ws->close_code(), 1001);
   EXPECT_STREQ(ws->reason(), "server rotating the connection");
 }
 
 TEST(WsClient_Exsim, OversizedMessageFailsTheConnectionWithAReason) {
-  auto c = config(0);
-  c.rate_per_s = 200;
-  Sim s(c);
-  ASSERT_TRUE(s.started);
-  infra::TscClock clock(5);
-  std::string error;
   feed::WsClientOptions o;
   o.max_message_bytes = 64U << 10;
-  auto ws = connect(s.sim, true, s.sim.ca_file(), error, o);
-  ASSERT_TRUE(ws) << error;
-  auto noop = [](const char*, std::size_t, std::uint64_t) {};
-  poll_until(*ws, clock, noop, [&] { return ws->counters().messages.load() > 3; });
-  s.sim.inject(exsim::Fault::oversized, 100'000);
-  poll_until(*ws, clock, noop, [] { return false; }, 3s);
+  Streaming st(200, o);
+  ASSERT_TRUE(st.ws);
+  auto& ws = st.ws;
+  st.s.sim.inject(exsim::Fault::oversized, 100'000);
+  poll_until(*ws, st.clock, Streaming::noop, [] { return false; }, 3s);
   EXPECT_EQ(ws->state(), feed::WsState::failed);
   EXPECT_NE(std::string(ws->reason()).find("maximum message size"), std::string::npos) << ws->reason();
 }
 
 TEST(WsClient_Exsim, NoAllocationPerMessageOnceOpen) {
-  auto c = config(0);
-  c.rate_per_s = 20'000;
-  Sim s(c);
-  ASSERT_TRUE(s.started);
-  infra::TscClock clock(5);
-  std::string error;
-  auto ws = connect(s.sim, true, s.sim.ca_file(), error);
-  ASSERT_TRUE(ws) << error;
+  Streaming st(20'000);
+  ASSERT_TRUE(st.ws);
+  auto& ws = st.ws;
+  auto& s = st.s;
+  auto& clock = st.clock;
   feed::BinanceParser parser;
   feed::Message m;
   std::uint64_t got = 0;

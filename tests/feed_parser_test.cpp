@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <charconv>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -356,5 +357,156 @@ TEST(BinanceParser_BadInput, EveryTruncationOfARealFrameIsARejectNotACrash) {
     const std::string f(fs.frame(i));
     for (std::size_t len = 0; len < f.size(); ++len)
       EXPECT_NE(parse_text(p, f.substr(0, len)).r, RejectReason::none) << "prefix " << len << " of " << f;
+  }
+}
+
+// The single-pass reader against simdjson On-Demand (the authority) on the
+// same bytes: every real frame, every truncation of some, and seeded random
+// byte edits, with the result compared field by field. A frame the single
+// pass is not sure of goes to simdjson, so the two must never differ.
+namespace {
+
+bool same_decimal(const Decimal& a, const Decimal& b) { return a.e8 == b.e8 && bits(a.value) == bits(b.value); }
+
+bool same_levels(const LevelSpan& a, const LevelSpan& b) {
+  if (a.size != b.size) return false;
+  for (std::uint32_t i = 0; i < a.size; ++i)
+    if (!same_decimal(a.data[i].price, b.data[i].price) || !same_decimal(a.data[i].qty, b.data[i].qty)) return false;
+  return true;
+}
+
+// Every field of Message; decimals bit for bit, strings by text.
+std::string differences(RejectReason ra, const Message& a, RejectReason rb, const Message& b) {
+  std::string d;
+  auto check = [&](bool same, const char* what) {
+    if (!same) d += std::string(d.empty() ? "" : ",") + what;
+  };
+  check(ra == rb, "reason");
+  check((a.bad_field == nullptr) == (b.bad_field == nullptr) &&
+            (a.bad_field == nullptr || std::string_view(a.bad_field) == b.bad_field),
+        "bad_field");
+  if (ra != RejectReason::none || rb != RejectReason::none) return d;  // fields of a rejected frame are not a contract
+  check(a.type == b.type && a.present == b.present && a.kpresent == b.kpresent, "presence");
+  check(a.stream == b.stream && a.symbol == b.symbol && a.event_name == b.event_name, "text");
+  check(a.sim_seq == b.sim_seq && a.sim_tx_ns == b.sim_tx_ns, "sq/tx");
+  check(a.E == b.E && a.T == b.T && a.t == b.t && a.a_id == b.a_id && a.b_id == b.b_id && a.f == b.f && a.l == b.l &&
+            a.u == b.u && a.U == b.U && a.last_update_id == b.last_update_id && a.m == b.m && a.M == b.M,
+        "integers");
+  check(same_decimal(a.p, b.p) && same_decimal(a.q, b.q) && same_decimal(a.b, b.b) && same_decimal(a.B, b.B) &&
+            same_decimal(a.a, b.a) && same_decimal(a.A, b.A),
+        "decimals");
+  check(same_levels(a.bids, b.bids) && same_levels(a.asks, b.asks), "levels");
+  const auto &x = a.k, &y = b.k;
+  check(x.t == y.t && x.T == y.T && x.f == y.f && x.L == y.L && x.n == y.n && x.s == y.s && x.i == y.i &&
+            x.interval_s == y.interval_s && x.x == y.x && same_decimal(x.o, y.o) && same_decimal(x.c, y.c) &&
+            same_decimal(x.h, y.h) && same_decimal(x.l, y.l) && same_decimal(x.v, y.v) && same_decimal(x.q, y.q) &&
+            same_decimal(x.V, y.V) && same_decimal(x.Q, y.Q) && same_decimal(x.B, y.B),
+        "kline");
+  return d;
+}
+
+struct TwoParsers {
+  BinanceParser fast, checked;
+  Message mf, mc;
+  TwoParsers() { checked.set_fast_path(false); }
+  // Empty when both agree on `text`.
+  std::string compare(const std::string& text) {
+    std::string padded = text;
+    padded.append(kPadding, '\0');
+    mf = Message{};  // parse() resets presence, not the values of absent fields
+    mc = Message{};
+    const auto rf = fast.parse(padded.data(), text.size(), mf);
+    const auto rc = checked.parse(padded.data(), text.size(), mc);
+    return differences(rf, mf, rc, mc);
+  }
+};
+
+}  // namespace
+
+TEST(BinanceParser_FastPath, AgreesWithSimdjsonOnEveryRealFrameAndTakesThemAll) {
+  TwoParsers two;
+  std::size_t frames = 0;
+  for (const auto& path : tickpath::test::ws_files()) {
+    FrameSet fs;
+    std::string err;
+    ASSERT_TRUE(fs.load_file(path, err)) << err;
+    for (std::size_t i = 0; i < fs.size(); ++i, ++frames) {
+      const std::string f(fs.frame(i));
+      const std::string d = two.compare(f);
+      ASSERT_TRUE(d.empty()) << path << ":" << fs.frames()[i].line << " differs in " << d;
+    }
+  }
+  // Binance writes plain ASCII JSON: the single pass takes every real frame.
+  EXPECT_EQ(two.fast.fast_frames(), frames);
+  EXPECT_EQ(two.fast.checked_frames(), 0U);
+  EXPECT_EQ(two.checked.fast_frames(), 0U);
+}
+
+TEST(BinanceParser_FastPath, AgreesWithSimdjsonOnTruncatedAndEditedFrames) {
+  TwoParsers two;
+  std::vector<std::string> seeds;
+  for (const char* rel : {"ws/cryptofeed_2021-04-04_btcusdt-ethusdt-dotusdt_combined.jsonl",
+                          "ws/cryptofeed_2021-04-05_10symbols_bookTicker-aggTrade-depth_combined.jsonl",
+                          "ws/andreytokmakov_2025-11-08_btcusdt_trade_single.json",
+                          "ws/andreytokmakov_2025-11-08_btcusdt_depth20-100ms_single.json"}) {
+    auto fs = load(rel);
+    for (std::size_t i = 0; i < fs.size() && i < 400; i += 37) seeds.emplace_back(fs.frame(i));
+  }
+  ASSERT_GE(seeds.size(), 20U);
+  // Bytes that change meaning in JSON, and some that never belong.
+  const std::string alphabet = "{}[]\",:.-+eE0123456789 \n\t\\tfnul\x01\x7f\xc3\xa9\xff";
+  std::uint64_t rng = 0x9E3779B97F4A7C15ULL;
+  auto next = [&] {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+  };
+  std::size_t cases = 0, accepted = 0;
+  for (const auto& f : seeds) {
+    for (std::size_t len = 0; len <= f.size(); len += 1 + f.size() / 64, ++cases) {
+      const std::string d = two.compare(f.substr(0, len));
+      ASSERT_TRUE(d.empty()) << "prefix " << len << " of " << f << " differs in " << d;
+    }
+    for (int k = 0; k < 300; ++k, ++cases) {
+      std::string g = f;
+      const int edits = 1 + static_cast<int>(next() % 3);
+      for (int e = 0; e < edits; ++e) {
+        const std::size_t at = next() % g.size();
+        const char c = alphabet[next() % alphabet.size()];
+        switch (next() % 3) {
+          case 0: g[at] = c; break;
+          case 1: g.insert(g.begin() + static_cast<std::ptrdiff_t>(at), c); break;
+          default: g.erase(at, 1); break;
+        }
+      }
+      const std::string d = two.compare(g);
+      ASSERT_TRUE(d.empty()) << "edited frame " << g << " differs in " << d;
+      accepted += two.mc.type != MessageType::none;
+    }
+  }
+  EXPECT_GT(cases, 8000U);
+  // Some edits keep the frame valid (a digit for a digit): both paths accepted those alike.
+  EXPECT_GT(accepted, 100U);
+  EXPECT_GT(two.fast.checked_frames(), 1000U);
+}
+
+TEST(BinanceParser_Symbol, StreamNameAndSymbolMustAgreeIgnoringCase) {
+  BinanceParser p;
+  auto upper = [](std::string x) {
+    for (auto& c : x) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return x;
+  };
+  for (const std::string stream : {"btcusdt@trade", "BTCUSDT@trade", "btcusd@trade", "btcusdtx@trade", "trade", "@trade",
+                                   "btc@usdt@trade", "bTcUsDt@trade@x"}) {
+    for (const std::string sym : {"BTCUSDT", "btcusdt", "BTC", "BTC@USDT", "BTCUSDTX"}) {
+      const auto at = stream.find('@');
+      const std::string named = at == std::string::npos ? "" : stream.substr(0, at);
+      const bool agree = named.empty() || upper(named) == upper(sym);
+      const std::string frame = R"({"stream":")" + stream + R"(","data":{"e":"trade","E":1,"s":")" + sym +
+                                R"(","t":2,"p":"1.5","q":"2.0","T":3,"m":false,"M":true}})";
+      const auto r = parse_text(p, frame);
+      EXPECT_EQ(r.r, agree ? RejectReason::none : RejectReason::symbol_mismatch) << stream << " / " << sym;
+    }
   }
 }

@@ -9,25 +9,12 @@
 #include <sstream>
 #include <string>
 
+#include "support/run_command.hpp"
 #include "support/test_data.hpp"
 
 namespace {
-struct Result {
-  int status;
-  std::string out;
-};
-Result run(const std::string& args) {
-  const std::string cmd = std::string(TICKPATH_BIN) + " " + args;
-  Result r{-1, {}};
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 65536> buf;
-  std::size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+using Result = tickpath::test::CommandResult;
+Result run(const std::string& args) { return tickpath::test::run_command(std::string(TICKPATH_BIN) + " " + args); }
 std::vector<std::string> lines(const std::string& s) {
   std::vector<std::string> out;
   std::size_t a = 0;

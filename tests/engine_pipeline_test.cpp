@@ -7,6 +7,11 @@
 #include "support/alloc_counter.hpp"
 #include "support/test_data.hpp"
 #include "tickpath/engine/pipeline.hpp"
+#include "tickpath/infra/hygiene.hpp"
+
+#include <pthread.h>
+#include <sched.h>
+#include <sys/mman.h>
 
 using namespace tickpath::engine;
 
@@ -297,4 +302,50 @@ TEST(Pipeline_Policy, PaperAccountTradesTheSignals) {
     EXPECT_NEAR(s.portfolio.fees, 10'000.0 / 1.001 * 0.001, 1e-6) << s.name;
     EXPECT_NE(s.portfolio.equity, 10'000.0 - s.portfolio.fees) << s.name;  // marked to market since
   }
+}
+
+// Start-up hygiene: each step is reported; the warm-up frames (one of each
+// kind, compact as on the wire) all parse; a locked run has locked pages.
+TEST(Pipeline_Hygiene, StartUpStepsAreReportedAndTheWarmUpFramesParse) {
+  PipelineConfig cfg;
+  cfg.messages = 20'000;
+  cfg.progress = false;
+  cfg.warmup_rounds = 100;
+  cfg.lock_memory = true;
+  cfg.start_note = "host: test note";
+  std::string error;
+  const auto rep = run_pipeline(cfg, error);
+  ASSERT_TRUE(error.empty()) << error;
+  std::string all;
+  for (const auto& h : rep.hygiene) all += h + "\n";
+  EXPECT_NE(all.find("host: test note"), std::string::npos) << all;
+  EXPECT_NE(all.find("feed thread: stack prefaulted (256 KiB), normal scheduling, warm-up 500 parses of 5 frame kinds (500 accepted)"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("strategy thread: stack prefaulted"), std::string::npos) << all;
+  EXPECT_NE(all.find("rings prefaulted at construction: events 8 MiB"), std::string::npos) << all;
+  if (all.find("memory locked (mlockall)") != std::string::npos) {
+    EXPECT_GT(tickpath::infra::locked_bytes(), 8U << 20);  // at least the event ring
+    munlockall();
+  } else {
+    EXPECT_NE(all.find("memory not locked: "), std::string::npos) << all;
+  }
+  EXPECT_NE(rep.to_json().find("\"hygiene\":[\"host: test note\""), std::string::npos);
+  EXPECT_NE(rep.to_table().find("  start-up: feed thread"), std::string::npos);
+}
+
+TEST(Pipeline_Hygiene, FifoIsWhatTheKernelSaysOrAReasonWhy) {
+  std::thread t([] {
+    const auto r = tickpath::infra::set_fifo(1);
+    const int policy = sched_getscheduler(0);
+    if (r.done) {
+      EXPECT_EQ(policy, SCHED_FIFO);
+      sched_param sp{};
+      EXPECT_EQ(pthread_setschedparam(pthread_self(), SCHED_OTHER, &sp), 0);
+    } else {
+      EXPECT_NE(policy, SCHED_FIFO);
+      EXPECT_NE(r.note.find("refused"), std::string::npos) << r.note;
+    }
+  });
+  t.join();
 }

@@ -13,6 +13,7 @@
 #include <iostream>
 
 #include "stress.hpp"
+#include "tickpath/engine/doctor.hpp"
 #include "tickpath/engine/pipeline.hpp"
 #include "tickpath/feed/binance_parser.hpp"
 #include "tickpath/feed/frame_set.hpp"
@@ -62,8 +63,12 @@ int cmd_run(const std::string& feed, const std::string& symbols, std::uint64_t m
             double rate, bool bursty, bool quiet, const std::string& model, const std::string& backend,
             const std::string& policy_on, const tickpath::strategy::SignalOptions& sig, double fee_bps,
             bool allow_short, const tickpath::engine::LiveOptions& live, const std::string& streams,
-            const std::string& record_dir, const std::string& udp_interface) {
+            const std::string& record_dir, const std::string& udp_interface, bool lock_memory, int fifo, double pace) {
   tickpath::engine::PipelineConfig cfg;
+  if (!(pace >= 0)) return fail("--pace must be >= 0 frames per second");
+  cfg.pace_fps = pace;
+  cfg.lock_memory = lock_memory;
+  cfg.fifo_priority = fifo;
   cfg.record_dir = record_dir;
   cfg.live = live;
   if (!streams.empty()) cfg.live.streams = split_list(streams);
@@ -137,6 +142,14 @@ int cmd_run(const std::string& feed, const std::string& symbols, std::uint64_t m
     } catch (const std::exception&) {
       return fail("--cpus takes FEED,STRATEGY core numbers, e.g. --cpus 0,1");
     }
+  }
+  {
+    tickpath::engine::DoctorOptions d;
+    d.allowed_cpus = tickpath::engine::current_allowed_cpus();
+    d.memlock_bytes = tickpath::engine::current_memlock_limit();
+    if (cfg.feed_cpu >= 0) d.cpus = {std::min(cfg.feed_cpu, cfg.strategy_cpu), std::max(cfg.feed_cpu, cfg.strategy_cpu)};
+    if (d.cpus.size() == 2 && d.cpus[0] == d.cpus[1]) d.cpus.pop_back();
+    cfg.start_note = tickpath::engine::run_doctor(d).summary();
   }
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
@@ -411,6 +424,14 @@ int main(int argc, char** argv) {
   run->add_option("--rate", rate, "synthetic frames per second of event time (market activity, not wall pace)")->capture_default_str();
   run->add_flag("--bursty", bursty, "synthetic feed arrives in bursts");
   run->add_flag("--quiet", quiet, "no progress line on stderr");
+  double pace = 0;
+  run->add_option("--pace", pace, "synthetic/replay: feed this many frames per wall-clock second (latency at a set load; 0 = as fast as possible)")
+      ->capture_default_str();
+  bool no_mlock = false;
+  int fifo = 0;
+  run->add_flag("--no-mlock", no_mlock, "do not lock the process's memory (mlockall) before the hot threads start");
+  run->add_option("--fifo", fifo, "SCHED_FIFO priority (1-99) for the hot threads; only on isolated cores")
+      ->check(CLI::Range(0, 99));
   std::string run_model, run_backend = "auto", policy_on = "trade";
   run->add_option("--model", run_model, "policy model file: adds the policy and signal stages");
   run->add_option("--backend", run_backend, "policy back-end: auto | scalar | avx2 | avx512")->capture_default_str();
@@ -478,6 +499,14 @@ int main(int argc, char** argv) {
   stress->add_option("--drain", so.max_drain_s, "seconds the engine may take to catch up after a step")->capture_default_str();
   stress->add_option("--report", so.report, "write the steps as JSON to FILE");
 
+  auto* doctor = app.add_subcommand("doctor", "check this host's hot cores for latency work and print each fix; exits 1 when they are not fit");
+  std::string doctor_cpus, doctor_root = "/";
+  bool doctor_json = false;
+  doctor->add_option("--cpus", doctor_cpus, "hot cores, e.g. 2,3 or 2-5 (default: every core this process may use)");
+  doctor->add_flag("--json", doctor_json, "print the findings as JSON");
+  doctor->add_option("--root", doctor_root, "read proc/ and sys/ under this directory (for checking a saved host image)")
+      ->capture_default_str();
+
   auto* bt = app.add_subcommand("backtest", "run the policy and three baselines over a kline CSV, side by side");
   std::string bt_klines, bt_model, bt_backend = "auto", bt_from, bt_to, bt_report, bt_equity;
   double bt_fee = 10;
@@ -499,7 +528,8 @@ int main(int argc, char** argv) {
   }
   if (*run)
     return cmd_run(feed, symbols, messages, duration, cpus, report, speed, drop, seed, rate, bursty, quiet, run_model,
-                   run_backend, policy_on, sig, run_fee, run_short, live, streams, record_dir, udp_interface);
+                   run_backend, policy_on, sig, run_fee, run_short, live, streams, record_dir, udp_interface, !no_mlock,
+                   fifo, pace);
   if (*stress) {
     so.tls = !stress_plain;
     so.symbols = split_list(stress_symbols);
@@ -526,6 +556,19 @@ int main(int argc, char** argv) {
     }
     if (!(so.step_s > 0)) return fail("--step must be positive");
     return tickpath::engine::run_stress(so);
+  }
+  if (*doctor) {
+    tickpath::engine::DoctorOptions d;
+    d.root = doctor_root;
+    d.allowed_cpus = tickpath::engine::current_allowed_cpus();
+    d.memlock_bytes = tickpath::engine::current_memlock_limit();
+    if (!doctor_cpus.empty()) {
+      d.cpus = tickpath::engine::parse_cpu_list(doctor_cpus);
+      if (d.cpus.empty()) return fail("--cpus takes a core list like 2,3 or 2-5, not '" + doctor_cpus + "'");
+    }
+    const auto rep = tickpath::engine::run_doctor(d);
+    std::fputs(doctor_json ? (rep.to_json() + "\n").c_str() : rep.to_table().c_str(), stdout);
+    return rep.fit() ? 0 : 1;
   }
   if (*parse) return cmd_parse(parse_path, parse_limit, strict);
   if (*gen) return cmd_gen(gen_symbols, gen_messages, gen_seed, gen_rate, gen_bursty, gen_out);

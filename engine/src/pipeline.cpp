@@ -18,6 +18,7 @@
 #include "tickpath/feed/feed_handler.hpp"
 #include "tickpath/infra/affinity.hpp"
 #include "tickpath/infra/byte_ring.hpp"
+#include "tickpath/infra/hygiene.hpp"
 #include "tickpath/infra/signal.hpp"
 #include "tickpath/infra/spsc_ring.hpp"
 #include "tickpath/infra/tsc_clock.hpp"
@@ -111,6 +112,18 @@ Prescan prescan(const feed::FrameSet& frames, infra::SymbolTable& symbols, bool 
   for (std::size_t i = 0; i < diffs.size(); ++i) p.depth_symbols[i] = diffs[i] && snaps[i];
   return p;
 }
+
+// One frame of each kind Binance sends, compact as on the wire, for the feed
+// thread's warm-up pass (parsed into a scratch message; the handler's state
+// is not touched).
+constexpr std::string_view kWarmupFrames[] = {
+    R"({"stream":"btcusdt@trade","data":{"e":"trade","E":1762578805373,"s":"BTCUSDT","t":5455447976,"p":"102571.17000000","q":"0.00100000","T":1762578805372,"m":true,"M":true}})",
+    R"({"stream":"btcusdt@aggTrade","data":{"e":"aggTrade","E":1617566591315,"s":"BTCUSDT","a":665076760,"p":"58001.03000000","q":"0.08620500","f":745522877,"l":745522877,"T":1617566591314,"m":true,"M":true}})",
+    R"({"stream":"btcusdt@bookTicker","data":{"u":400900217,"s":"BTCUSDT","b":"58001.03000000","B":"31.21000000","a":"58001.04000000","A":"40.66000000"}})",
+    R"({"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1617566591316,"s":"BTCUSDT","U":157,"u":160,"b":[["58001.03000000","10.00000000"],["58001.02000000","0.50000000"]],"a":[["58001.04000000","1.00000000"]]}})",
+    R"({"stream":"btcusdt@kline_1m","data":{"e":"kline","E":1617566591776,"s":"BTCUSDT","k":{"t":1617566580000,"T":1617566639999,"s":"BTCUSDT","i":"1m","f":346711017,"L":346711087,"o":"2063.88000000","c":"2064.73000000","h":"2065.00000000","l":"2063.88000000","v":"70.86425000","n":71,"x":false,"q":"146321.71560700","V":"46.98201000","Q":"97009.77617410","B":"0"}}})",
+};
+constexpr std::size_t kHotStackPrefault = 256U << 10;
 
 }  // namespace
 
@@ -220,6 +233,9 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     }
   }
 
+  // Fixed wall-clock pace (frames per second), when asked and not paced by recorded times.
+  const double pace_ticks = cfg.pace_fps > 0 && !paced ? clock.ticks_per_ns() * 1e9 / cfg.pace_fps : 0.0;
+
   const bool on_bar = cfg.policy_on == PipelineConfig::PolicyOn::bar;
   const bool on_interval = cfg.policy_on == PipelineConfig::PolicyOn::interval;
   if (on_interval && cfg.policy_every_ms <= 0) {
@@ -262,6 +278,10 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
   std::atomic<bool> feed_done{false};
   std::atomic<int> started{0};
   std::string feed_pin_warning, strategy_pin_warning;
+  std::string feed_hygiene, strategy_hygiene, feed_fifo_warning, strategy_fifo_warning;
+  // The warm-up frames, padded for the parser (allocated here, before the hot threads).
+  std::vector<std::string> warm_frames;
+  for (auto f : kWarmupFrames) warm_frames.emplace_back(std::string(f) + std::string(feed::kPadding, '\0'));
   const std::uint64_t duration_ticks =
       cfg.duration_s > 0 ? clock.ns_to_ticks(cfg.duration_s * 1e9) : 0;
   std::atomic<std::uint64_t> t_start{0};
@@ -270,10 +290,41 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
   // Connect last, so the first frames are not left waiting for the rest of the set-up.
   if (livefeed && !livefeed->start(error)) return {};
 
+  if (!cfg.start_note.empty()) {
+    std::fprintf(stderr, "%s\n", cfg.start_note.c_str());
+    rep.hygiene.push_back(cfg.start_note);
+  }
+  // Every page mapped so far (rings, books, parser buffers, model, code)
+  // stays resident from here on.
+  if (cfg.lock_memory) rep.hygiene.push_back(infra::lock_memory().note);
+  else rep.hygiene.push_back("memory not locked (the CLI locks it unless --no-mlock)");
+  rep.hygiene.push_back(fmt::format("rings prefaulted at construction: events {} MiB, signals {} MiB",
+                                    (sizeof(infra::Event) * Ring::capacity) >> 20,
+                                    (sizeof(infra::Signal) * SignalRing::capacity) >> 20));
+  // Each hot thread, once pinned: its stack prefaulted, FIFO if asked, its code warmed.
+  auto hot_thread_setup = [&](const char* who, std::string& note, std::string& warning, auto&& warm) {
+    infra::prefault_stack(kHotStackPrefault);
+    std::string fifo = "normal scheduling";
+    if (cfg.fifo_priority > 0) {
+      const auto r = infra::set_fifo(cfg.fifo_priority);
+      fifo = r.note;
+      if (!r.done) warning = fmt::format("{} thread: {}", who, r.note);
+    }
+    const std::uint64_t w0 = clock.now();
+    const std::string what = warm();
+    note = fmt::format("{} thread: stack prefaulted ({} KiB), {}, warm-up {} in {:.2f} ms", who, kHotStackPrefault >> 10,
+                       fifo, what, static_cast<double>(clock.delta_ns(w0, clock.now())) / 1e6);
+  };
+
   // ---- feed thread ----
   std::thread feed_thread([&] {
     infra::name_this_thread("tp-feed");
     feed_pin_warning = infra::pin_this_thread(cfg.feed_cpu, "feed").warning;
+    hot_thread_setup("feed", feed_hygiene, feed_fifo_warning, [&] {
+      std::uint64_t ok = 0;
+      for (const auto& f : warm_frames) ok += handler->warm_up(f.data(), f.size() - feed::kPadding, cfg.warmup_rounds);
+      return fmt::format("{} parses of {} frame kinds ({} accepted)", cfg.warmup_rounds * warm_frames.size(), warm_frames.size(), ok);
+    });
     started.fetch_add(1);
     while (started.load() < 2) _mm_pause();
     infra::Event ev;
@@ -407,6 +458,9 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
         if (!due_ns.empty()) {
           const std::uint64_t due = t0 + clock.ns_to_ticks(static_cast<double>(due_ns[i]));
           while (clock.now() < due) _mm_pause();
+        } else if (pace_ticks > 0) {
+          const auto due = t0 + static_cast<std::uint64_t>(static_cast<double>(fed) * pace_ticks);
+          while (clock.now() < due) _mm_pause();
         }
         const feed::FrameRef& fr = refs[i];
         const std::uint64_t rx = clock.now();
@@ -432,6 +486,13 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
   std::thread strategy_thread([&] {
     infra::name_this_thread("tp-strategy");
     strategy_pin_warning = infra::pin_this_thread(cfg.strategy_cpu, "strategy").warning;
+    hot_thread_setup("strategy", strategy_hygiene, strategy_fifo_warning, [&] {
+      if (!policy) return std::string("none (no policy)");
+      strategy::Observation zero{};
+      strategy::PolicyOutput scratch;
+      for (std::uint32_t i = 0; i < cfg.warmup_rounds; ++i) (void)policy->forward(zero.data(), scratch);
+      return fmt::format("{} policy passes", cfg.warmup_rounds);
+    });
     started.fetch_add(1);
     while (started.load() < 2) _mm_pause();
     bool warmed = cfg.hooks.after_warmup == nullptr;
@@ -439,8 +500,11 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     strategy::Observation obs{};
     strategy::PolicyOutput out;
     auto on_event = [&](const infra::Event& ev) noexcept {
+      // The event's first line comes across from the feed core here; the
+      // stamp (lfence; rdtsc) waits for that load, so the hop is the queue's.
+      const std::uint64_t parsed = ev.parsed_tick;
       const std::uint64_t dq = clock.now();
-      sstats->queue.record(clock.delta_ns(ev.parsed_tick, dq));
+      sstats->queue.record(clock.delta_ns(parsed, dq));
       const strategy::MarketUpdate u = market->on_event(ev);
       if (policy && u.bar_closed && ev.symbol < books.size())
         books[ev.symbol].mark(market->symbol(ev.symbol).indicators.last_closed().close);
@@ -599,6 +663,10 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
   }
 
   // ---- report (io thread, after the join) ----
+  rep.hygiene.push_back(feed_hygiene);
+  rep.hygiene.push_back(strategy_hygiene);
+  for (const auto* w : {&feed_fifo_warning, &strategy_fifo_warning})
+    if (!w->empty()) rep.warnings.push_back(*w);
   if (!feed_pin_warning.empty()) rep.warnings.push_back(feed_pin_warning);
   if (!strategy_pin_warning.empty()) rep.warnings.push_back(strategy_pin_warning);
   if (cfg.feed_cpu >= 0 && cfg.feed_cpu == cfg.strategy_cpu)

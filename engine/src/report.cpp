@@ -89,6 +89,8 @@ std::string RunReport::to_json() const {
   if (journal_replay) o += "\"journal_replay\":true,";
   o += "\"warnings\":[";
   for (std::size_t i = 0; i < warnings.size(); ++i) o += fmt::format("{}\"{}\"", i ? "," : "", esc(warnings[i]));
+  o += "],\"hygiene\":[";
+  for (std::size_t i = 0; i < hygiene.size(); ++i) o += fmt::format("{}\"{}\"", i ? "," : "", esc(hygiene[i]));
   o += "],\"stages\":{";
   for (std::size_t i = 0; i < stages.size(); ++i) {
     const auto& p = stages[i].p;
@@ -167,6 +169,7 @@ std::string RunReport::to_table() const {
                      "{} dropped, {} skipped while warming up, {} non-finite observations\n",
                      policy_backend, model, signals, signals_by_action[0], signals_by_action[1], signals_by_action[2],
                      held_low_confidence, held_cooldown, signal_drops, policy_warmup_skips, non_finite_observations);
+  for (const auto& h : hygiene) o += "  start-up: " + h + "\n";
   for (const auto& w : warnings) o += "  " + w + "\n";
   o += fmt::format("\n  {:<15}{:>10}{:>10}{:>10}{:>10}{:>10}{:>11}{:>12}\n", "stage (ns)", "count", "p50", "p90", "p99",
                    "p99.9", "p99.99", "max");

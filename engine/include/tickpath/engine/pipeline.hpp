@@ -85,6 +85,7 @@ struct PipelineConfig {
   int feed_cpu = -1, strategy_cpu = -1;
   bool drop_on_full = false;           // default: the feed waits (counted as backpressure)
   double replay_speed = 0;             // 0: as fast as possible; 1: recorded pace; 10: ten times faster
+  double pace_fps = 0;                 // synthetic/replay: feed at this many frames per wall-clock second (0: off)
   feed::SyntheticConfig synthetic{};
   std::size_t synthetic_render_cap = 1'000'000;  // frames rendered ahead; longer runs replay them in laps
   std::size_t max_symbols = infra::SymbolTable::kMaxSymbols;  // a set-up error past this
@@ -101,6 +102,17 @@ struct PipelineConfig {
   // (so the observation's position and PnL features are live).
   strategy::PortfolioConfig portfolio{};
   HotThreadHooks hooks{};
+  // Start-up hygiene (reported line by line): lock every page mapped before
+  // the hot threads start (mlockall), prefault their stacks, run each hot
+  // thread's code over warm-up inputs (parser: one frame of each kind;
+  // policy: forward passes) before the first real frame, and optionally
+  // SCHED_FIFO for the hot threads.
+  bool lock_memory = false;     // the CLI turns it on (--no-mlock to skip)
+  int fifo_priority = 0;        // 0: normal scheduling
+  std::uint32_t warmup_rounds = 2000;
+  // A line printed on stderr once set-up has succeeded, just before the hot
+  // threads start (the CLI's host summary), and kept in the report.
+  std::string start_note;
 };
 
 struct StageSummary {
@@ -179,6 +191,7 @@ struct RunReport {
   double clock_overhead_ns = 0;
   double tsc_ghz = 0;
   std::vector<std::string> warnings;
+  std::vector<std::string> hygiene;  // start-up steps, what each did
   std::vector<StageSummary> stages;
   std::vector<SymbolSummary> symbols;
 

@@ -79,6 +79,16 @@ class FeedHandler {
   // diff of every symbol starts a new sequence instead of reporting a gap.
   void reset_sequences() noexcept { last_u_.fill(-1); }
 
+  // Runs the parser over `frame` `rounds` times into a scratch message: code,
+  // branch history and the parser's buffers warmed on the calling thread,
+  // no state of this handler touched. Returns how many parses were accepted.
+  std::uint64_t warm_up(const char* data, std::size_t len, std::uint32_t rounds) noexcept {
+    Message scratch;
+    std::uint64_t ok = 0;
+    for (std::uint32_t i = 0; i < rounds; ++i) ok += parser_.parse(data, len, scratch) == RejectReason::none;
+    return ok;
+  }
+
   [[nodiscard]] const FeedCounters& counters() const noexcept { return counters_; }
   [[nodiscard]] const Message& last_message() const noexcept { return msg_; }
 

@@ -6,6 +6,7 @@
 // can time every stage without looking anything up.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <type_traits>
 
@@ -44,13 +45,17 @@ inline constexpr std::uint8_t seq_gap = 1U << 3;       // depth: U != previous u
 inline constexpr std::uint8_t book_synced = 1U << 4;   // depth: the local book is in sync after this event
 }  // namespace event_flag
 
+// Each payload starts with what the strategy thread reads, so that for
+// trades, book tickers and depth events it lies in the event's first cache
+// line: the second line is then never pulled across cores on the hot path
+// (checked below).
 struct TradeData {  // trade and aggTrade
-  std::int64_t id;        // t (trade) or a (aggTrade)
-  std::int64_t first_id;  // f (aggTrade); = id for trade
-  std::int64_t last_id;   // l (aggTrade); = id for trade
   std::int64_t trade_time_ms;
   double price;
   double qty;
+  std::int64_t id;        // t (trade) or a (aggTrade)
+  std::int64_t first_id;  // f (aggTrade); = id for trade
+  std::int64_t last_id;   // l (aggTrade); = id for trade
   std::int64_t price_e8;
   std::int64_t qty_e8;
 };
@@ -64,24 +69,24 @@ struct KlineData {
 };
 
 struct BookTickerData {
+  double bid, ask, bid_qty, ask_qty;
   std::int64_t update_id;
-  double bid, bid_qty, ask, ask_qty;
   std::int64_t bid_e8, ask_e8;
 };
 
 struct DepthData {
-  std::int64_t first_update_id;  // U (diff) or lastUpdateId (snapshot)
-  std::int64_t final_update_id;  // u (diff) or lastUpdateId (snapshot)
-  std::uint32_t bid_levels;
-  std::uint32_t ask_levels;
-  // First level of each side as sent (for a snapshot: the top of book).
-  double first_bid, first_bid_qty, first_ask, first_ask_qty;
   // The local book's best bid and ask after this diff (flag book_synced),
   // NaN while the book awaits a snapshot, and the quantity resting on the
   // best kBookDepthLevels levels of each side (their imbalance is the
   // strategy's order-flow signal).
   double book_bid, book_ask;
   double top_bid_qty, top_ask_qty;
+  std::int64_t first_update_id;  // U (diff) or lastUpdateId (snapshot)
+  std::int64_t final_update_id;  // u (diff) or lastUpdateId (snapshot)
+  std::uint32_t bid_levels;
+  std::uint32_t ask_levels;
+  // First level of each side as sent (for a snapshot: the top of book).
+  double first_bid, first_bid_qty, first_ask, first_ask_qty;
 };
 inline constexpr unsigned kBookDepthLevels = 5;
 
@@ -104,5 +109,9 @@ struct alignas(64) Event {
 
 static_assert(std::is_trivially_copyable_v<Event>);
 static_assert(sizeof(Event) == 128, "Event is two cache lines");
+static_assert(offsetof(Event, trade) + offsetof(TradeData, qty) + sizeof(double) <= 64 &&
+                  offsetof(Event, book) + offsetof(BookTickerData, ask_qty) + sizeof(double) <= 64 &&
+                  offsetof(Event, depth) + offsetof(DepthData, top_ask_qty) + sizeof(double) <= 64,
+              "what the strategy reads of trades, book tickers and depth lies in the first cache line");
 
 }  // namespace tickpath::infra

@@ -1,10 +1,13 @@
 // The ring between pinned hot threads: tickpath's SpscRing beside
 // moodycamel::ReaderWriterQueue (bounded use: try_enqueue never allocates)
-// at the same capacity, same element, same cores. Two measurements:
+// and moodycamel::ConcurrentQueue (MPMC, with producer and consumer tokens,
+// capacity preallocated, try_enqueue) at the same capacity, same element,
+// same cores. Two measurements:
 //   Throughput: thread 0 produces, thread 1 consumes, items/s.
 //   PingPong:   thread 0 sends, thread 1 echoes on a second queue; the round
 //               trip halved is the one-way hop, with percentiles.
 // Threads are pinned to cores 0 and 1 (TICKPATH_BENCH_CPUS="a,b" to change).
+#include <concurrentqueue/concurrentqueue.h>
 #include <readerwriterqueue/readerwriterqueue.h>
 
 #include <cstdlib>
@@ -37,6 +40,15 @@ struct Moody {
   moodycamel::ReaderWriterQueue<T> q{kCap};
   bool push(const T& v) noexcept { return q.try_enqueue(v); }
   bool pop(T& v) noexcept { return q.try_dequeue(v); }
+};
+
+template <typename T>
+struct MoodyMpmc {
+  moodycamel::ConcurrentQueue<T> q{kCap};
+  moodycamel::ProducerToken ptok{q};
+  moodycamel::ConsumerToken ctok{q};
+  bool push(const T& v) noexcept { return q.try_enqueue(ptok, v); }
+  bool pop(T& v) noexcept { return q.try_dequeue(ctok, v); }
 };
 
 template <typename T>
@@ -102,8 +114,11 @@ void BM_PingPong(benchmark::State& state) {
 using Ev = tickpath::infra::Event;
 BENCHMARK_TEMPLATE(BM_Throughput, Ours<std::uint64_t>, std::uint64_t)->Threads(2)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_Throughput, Moody<std::uint64_t>, std::uint64_t)->Threads(2)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_Throughput, MoodyMpmc<std::uint64_t>, std::uint64_t)->Threads(2)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_Throughput, Ours<Ev>, Ev)->Threads(2)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_Throughput, Moody<Ev>, Ev)->Threads(2)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_Throughput, MoodyMpmc<Ev>, Ev)->Threads(2)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_PingPong, Ours<std::uint64_t>, std::uint64_t)->Threads(2)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_PingPong, Moody<std::uint64_t>, std::uint64_t)->Threads(2)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_PingPong, MoodyMpmc<std::uint64_t>, std::uint64_t)->Threads(2)->UseRealTime();
 TICKPATH_BENCHMARK_MAIN()

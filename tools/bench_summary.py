@@ -1,13 +1,19 @@
 #!/usr/bin/env python3
-"""Markdown tables from tools/bench.sh results: medians over repetitions,
-the spread (coefficient of variation), per-frame percentiles and the ratio of
-each contender to its anchor measured in the same run.
+"""Markdown tables for bench/RESULTS.md from tools/bench.sh result files.
 
-usage: tools/bench_summary.py bench/results/<stamp>_<commit>_bench_parse.json [..._bench_ring.json]
+Each file is one binary's run with several repetitions; within a run the
+median over repetitions is taken, and every ratio is computed between two
+figures of the same run. Given several runs (files of the same binary with
+different stamps), a figure is the median over runs with the range
+[min-max] after it.
+
+usage: tools/bench_summary.py bench/results/<stamp>_<commit>_bench_*.json ...
 """
 import json
 import re
+import statistics
 import sys
+from collections import defaultdict
 
 
 def load(path):
@@ -15,67 +21,156 @@ def load(path):
         doc = json.load(f)
     rows = {}
     for b in doc["benchmarks"]:
-        if b.get("run_type") != "aggregate":
+        if b.get("run_type") != "aggregate" or b.get("aggregate_name") != "median":
             continue
-        name, agg = b["run_name"], b["aggregate_name"]
-        rows.setdefault(name, {})[agg] = b
+        if b.get("error_occurred"):
+            continue
+        rows[b["run_name"]] = b
     return doc["context"], rows
 
 
-def context_line(ctx):
-    keys = ["date", "commit", "cpu_model", "num_cpus", "mhz_per_cpu", "compiler", "flags", "clock", "clock_stamp_ns"]
-    return ", ".join(f"{k}: {ctx[k]}" for k in keys if k in ctx)
+def fmt(vals, digits=0, suffix=""):
+    vals = [v for v in vals if v is not None]
+    if not vals:
+        return "-"
+    med = statistics.median(vals)
+    f = f"{{:.{digits}f}}"
+    if len(vals) == 1 or min(vals) == max(vals):
+        return f.format(med) + suffix
+    return f"{f.format(med)}{suffix} ({f.format(min(vals))}-{f.format(max(vals))})"
 
 
-def parse_table(rows):
-    kinds = {}
-    for name, aggs in rows.items():
-        m = re.match(r"BM_(\w+)/(\d+)$", name)
-        if not m:
-            continue
-        med = aggs["median"]
-        cv = aggs.get("cv", {}).get("real_time", 0.0)
-        kinds.setdefault(med.get("label", m.group(2)), {})[m.group(1)] = (med, cv)
-    out = ["| frame | tickpath ns (cv) | p50 / p99 / p99.9 ns | On-Demand + from_chars ns | simdjson DOM ns | nlohmann ns | tickpath vs On-Demand | vs DOM | vs nlohmann |",
-           "|---|---|---|---|---|---|---|---|---|"]
-    for kind, c in kinds.items():
-        t, cv = c["Tickpath"]
-        od, dom, nl = (c[k][0]["real_time"] for k in ("OnDemandFromChars", "SimdjsonDom", "Nlohmann"))
-        tt = t["real_time"]
-        out.append(f"| {kind} | {tt:.0f} ({cv*100:.0f}%) | {t['p50_ns']:.0f} / {t['p99_ns']:.0f} / {t['p999_ns']:.0f} | "
-                   f"{od:.0f} | {dom:.0f} | {nl:.0f} | {tt/od:.2f}x | {tt/dom:.2f}x | {tt/nl:.2f}x ({nl/tt:.1f}x faster) |")
+def get(rows, name, key="real_time"):
+    b = rows.get(name)
+    if b is None:
+        return None
+    return b.get(key)
+
+
+def per_run(runs, fn):
+    out = []
+    for rows in runs:
+        try:
+            v = fn(rows)
+        except (TypeError, ZeroDivisionError):
+            v = None
+        out.append(v)
+    return out
+
+
+KINDS = ["trade (pretty-printed capture, 234 B)", "trade (compact, as sent, 168 B)", "aggTrade", "bookTicker", "kline",
+         "depthUpdate", "depth20 (80 decimals)"]
+
+
+def parse_tables(runs):
+    out = ["| frame | tickpath ns | vs On-Demand + from_chars | vs simdjson DOM | faster than nlohmann | simdjson-only path ns | tickpath p50 / p99 / p99.9 ns (stamped) |",
+           "|---|---|---|---|---|---|---|"]
+    for i, kind in enumerate(KINDS):
+        t = f"BM_Tickpath/{i}/0"
+        tick = per_run(runs, lambda r: get(r, t))
+        od = per_run(runs, lambda r: get(r, t) / get(r, f"BM_OnDemandFromChars/{i}/0"))
+        dom = per_run(runs, lambda r: get(r, t) / get(r, f"BM_SimdjsonDom/{i}/0"))
+        nl = per_run(runs, lambda r: get(r, f"BM_Nlohmann/{i}/0") / get(r, t))
+        slow = per_run(runs, lambda r: get(r, f"BM_TickpathSimdjsonOnly/{i}/0"))
+        p = [per_run(runs, lambda r, k=k: get(r, f"BM_Tickpath/{i}/1", k)) for k in ("p50_ns", "p99_ns", "p999_ns")]
+        out.append(f"| {kind} | {fmt(tick)} | {fmt(od, 2, 'x')} | {fmt(dom, 2, 'x')} | {fmt(nl, 1, 'x')} | {fmt(slow)} | "
+                   f"{fmt(p[0])} / {fmt(p[1])} / {fmt(p[2])} |")
     return "\n".join(out)
 
 
-def ring_table(rows):
-    out = ["| measurement | element | tickpath | moodycamel ReaderWriterQueue | ratio (tickpath / moodycamel) |",
-           "|---|---|---|---|---|"]
-    pairs = {}
-    for name, aggs in rows.items():
-        m = re.match(r"BM_(Throughput|PingPong)<(Ours|Moody)<([^>]+)>", name)
-        if not m:
-            continue
-        pairs.setdefault((m.group(1), m.group(3)), {})[m.group(2)] = aggs["median"]
-    for (kind, elem), c in sorted(pairs.items()):
-        o, mo = c.get("Ours"), c.get("Moody")
-        if not o or not mo:
-            continue
-        elem_name = "Event (128 B)" if "Ev" in elem or "Event" in elem else elem.replace("std::", "")
-        if kind == "Throughput":
-            a, b = o["items_per_second"] / 1e6, mo["items_per_second"] / 1e6
-            out.append(f"| throughput, M items/s | {elem_name} | {a:.1f} | {b:.1f} | {a/b:.2f}x |")
-        else:
-            a = f"{o['one_way_p50_ns']:.0f} / {o['one_way_p99_ns']:.0f} / {o['one_way_p999_ns']:.0f}"
-            b = f"{mo['one_way_p50_ns']:.0f} / {mo['one_way_p99_ns']:.0f} / {mo['one_way_p999_ns']:.0f}"
-            out.append(f"| one-way hop p50 / p99 / p99.9 ns | {elem_name} | {a} | {b} | {o['one_way_p50_ns']/mo['one_way_p50_ns']:.2f}x at p50 |")
+def ring_tables(runs):
+    out = ["| measurement | element | tickpath | ReaderWriterQueue | ConcurrentQueue | tickpath / RWQ | tickpath / ConcurrentQueue |",
+           "|---|---|---|---|---|---|---|"]
+    for elem, label in (("std::uint64_t", "uint64"), ("Ev", "Event (128 B)")):
+        name = lambda q: f"BM_Throughput<{q}<{elem}>, {elem}>/real_time/threads:2"
+        ips = lambda q: per_run(runs, lambda r: get(r, name(q), "items_per_second") / 1e6)
+        ratio = lambda q: per_run(runs, lambda r: get(r, name("Ours"), "items_per_second") / get(r, name(q), "items_per_second"))
+        out.append(f"| throughput, M items/s | {label} | {fmt(ips('Ours'), 1)} | {fmt(ips('Moody'), 1)} | {fmt(ips('MoodyMpmc'), 1)} | "
+                   f"{fmt(ratio('Moody'), 2, 'x')} | {fmt(ratio('MoodyMpmc'), 2, 'x')} |")
+    name = lambda q: f"BM_PingPong<{q}<std::uint64_t>, std::uint64_t>/real_time/threads:2"
+    hop = lambda q, k: per_run(runs, lambda r: get(r, name(q), k))
+    ratio = lambda q: per_run(runs, lambda r: get(r, name("Ours"), "one_way_p50_ns") / get(r, name(q), "one_way_p50_ns"))
+    cell = lambda q: f"{fmt(hop(q, 'one_way_p50_ns'))} / {fmt(hop(q, 'one_way_p99_ns'))}"
+    out.append(f"| one-way hop p50 / p99 ns | uint64 | {cell('Ours')} | {cell('Moody')} | {cell('MoodyMpmc')} | "
+               f"{fmt(ratio('Moody'), 2, 'x')} at p50 | {fmt(ratio('MoodyMpmc'), 2, 'x')} at p50 |")
     return "\n".join(out)
+
+
+def policy_tables(runs):
+    bound = per_run(runs, lambda r: get(r, "BM_Policy/2/0", "fma_lower_bound_ns"))
+    out = ["| forward pass, batch 1 | ns per call (unstamped) | p50 / p99 ns (stamped) | vs FMA lower bound | faster than oneDNN batch 1 | faster than the plain float loop |",
+           "|---|---|---|---|---|---|"]
+    for arg, label in (("2", "tickpath AVX-512"), ("1", "tickpath AVX2+FMA"), ("0", "tickpath scalar (double)")):
+        un = f"BM_Policy/{arg}/0" if arg != "0" else f"BM_Policy/0/1"
+        t = per_run(runs, lambda r: get(r, un))
+        st = f"BM_Policy/{arg}/1"
+        p50 = per_run(runs, lambda r: get(r, st, "p50_ns"))
+        p99 = per_run(runs, lambda r: get(r, st, "p99_ns"))
+        vb = per_run(runs, lambda r: get(r, un) / get(r, un, "fma_lower_bound_ns"))
+        vd = per_run(runs, lambda r: get(r, "BM_OneDnn/1") / get(r, un))
+        vp = per_run(runs, lambda r: get(r, "BM_PlainLoop") / get(r, un))
+        out.append(f"| {label} | {fmt(t)} | {fmt(p50)} / {fmt(p99)} | {fmt(vb, 2, 'x')} | {fmt(vd, 1, 'x')} | {fmt(vp, 1, 'x')} |")
+    d1 = per_run(runs, lambda r: get(r, "BM_OneDnn/1"))
+    d64 = per_run(runs, lambda r: get(r, "BM_OneDnn/64") / 64)
+    pl = per_run(runs, lambda r: get(r, "BM_PlainLoop"))
+    out.append(f"| oneDNN batch 1 | {fmt(d1)} | | | | |")
+    out.append(f"| oneDNN batch 64, per observation | {fmt(d64)} | | | | |")
+    out.append(f"| plain float loop (torch layout) | {fmt(pl)} | | | | |")
+    out.append(f"\nFMA lower bound: {fmt(bound, 1)} ns (multiply-adds of both networks / 32 per cycle at the TSC rate).")
+    return "\n".join(out)
+
+
+def indicator_tables(runs):
+    out = ["| per trade | ns (unstamped) | p50 / p99 ns (stamped) | faster than the TA-Lib-style batch recompute |",
+           "|---|---|---|---|"]
+    for name, label in (("BM_Peek", "IndicatorSet::peek, full set"), ("BM_MarketStateTrade", "MarketState::on_event(trade): bars, peek, windows, VWAP"),
+                        ("BM_TaLibStyleBatch", "TA-Lib-style batch recompute over 100 closes (anchor)")):
+        t = per_run(runs, lambda r: get(r, f"{name}/0"))
+        p50 = per_run(runs, lambda r: get(r, f"{name}/1", "p50_ns"))
+        p99 = per_run(runs, lambda r: get(r, f"{name}/1", "p99_ns"))
+        x = per_run(runs, lambda r: get(r, "BM_TaLibStyleBatch/0") / get(r, f"{name}/0"))
+        out.append(f"| {label} | {fmt(t, 1)} | {fmt(p50)} / {fmt(p99)} | {fmt(x, 0, 'x') if name != 'BM_TaLibStyleBatch' else ''} |")
+    return "\n".join(out)
+
+
+def pipeline_tables(runs):
+    sat = "BM_Pipeline/0/iterations:1/manual_time"
+    paced = "BM_Pipeline/100000/iterations:1/manual_time"
+    inline = "BM_Inline/iterations:1/manual_time"
+    g = lambda n, k: per_run(runs, lambda r: get(r, n, k))
+    out = ["| run | frames/s | dropped | tick_to_signal p50 / p99 / p99.9 ns | queue p50 / p99 ns | parse p50 ns |",
+           "|---|---|---|---|---|---|"]
+    for n, label in ((sat, "pipeline, saturated (1M frames)"), (paced, "pipeline, paced at 100k frames/s (2 s)")):
+        fps = [v / 1e6 if v else None for v in g(n, "frames_per_s")]
+        out.append(f"| {label} | {fmt(fps, 2, ' M')} | {fmt(g(n, 'dropped'))} | {fmt(g(n, 't2s_p50_ns'))} / {fmt(g(n, 't2s_p99_ns'))} / "
+                   f"{fmt(g(n, 't2s_p999_ns'))} | {fmt(g(n, 'queue_p50_ns'))} / {fmt(g(n, 'queue_p99_ns'))} | {fmt(g(n, 'parse_p50_ns'))} |")
+    fps = [v / 1e6 if v else None for v in g(inline, "frames_per_s")]
+    out.append(f"| anchor: the same stages inline on one thread | {fmt(fps, 2, ' M')} | - | {fmt(g(inline, 't2s_p50_ns'))} / "
+               f"{fmt(g(inline, 't2s_p99_ns'))} / {fmt(g(inline, 't2s_p999_ns'))} | - | - |")
+    ratio = per_run(runs, lambda r: get(r, sat, "frames_per_s") / get(r, inline, "frames_per_s"))
+    out.append(f"\nSaturated pipeline throughput / inline anchor: {fmt(ratio, 2, 'x')}.")
+    return "\n".join(out)
+
+
+TABLES = {"bench_parse": parse_tables, "bench_ring": ring_tables, "bench_policy": policy_tables,
+          "bench_indicators": indicator_tables, "bench_pipeline": pipeline_tables}
 
 
 def main(paths):
-    for p in paths:
-        ctx, rows = load(p)
-        print(f"`{p.split('/')[-1]}`: {context_line(ctx)}\n")
-        print(parse_table(rows) if "bench_parse" in p else ring_table(rows))
+    by_binary = defaultdict(list)
+    for p in sorted(paths):
+        m = re.search(r"_(bench_\w+)\.json$", p)
+        if m:
+            by_binary[m.group(1)].append(p)
+    for binary, files in by_binary.items():
+        if binary not in TABLES:
+            continue
+        loaded = [load(f) for f in files]
+        ctx = loaded[0][0]
+        print(f"### {binary}: {len(files)} run(s), files {', '.join(f.split('/')[-1] for f in files)}\n")
+        print(f"{ctx.get('cpu_model', '?')}, {ctx.get('compiler', '?')}, flags `{ctx.get('flags', '?')}`, "
+              f"commit {ctx.get('commit', '?')}, clock stamp {ctx.get('clock_stamp_ns', '?')} ns\n")
+        print(TABLES[binary]([rows for _, rows in loaded]))
         print()
 
 

@@ -59,7 +59,7 @@ def per_run(runs, fn):
 
 
 KINDS = ["trade (pretty-printed capture, 234 B)", "trade (compact, as sent, 168 B)", "aggTrade", "bookTicker", "kline",
-         "depthUpdate", "depth20 (80 decimals)"]
+         "depthUpdate", "depth20 (pretty-printed capture, 2,728 B, 80 decimals)", "depth20 (compact, as sent, 1,408 B)"]
 
 
 def parse_tables(runs):

@@ -13,7 +13,7 @@ stamp="$(date -u +%Y-%m-%dT%H%M%SZ)"
 for b in bench_parse bench_ring bench_policy bench_transport bench_indicators bench_pipeline; do
   echo "== $b"
   TICKPATH_COMMIT="$commit$dirty" "$TICKPATH_ROOT/build/release/bench/$b" --benchmark_repetitions="${REPS:-5}" --benchmark_report_aggregates_only=true \
-    --benchmark_min_time="${MIN_TIME:-0.3}" \
+    --benchmark_min_time="${MIN_TIME:-0.3}" --benchmark_enable_random_interleaving=true \
     --benchmark_out="$out/${stamp}_${commit}_$b.json" --benchmark_out_format=json "$@"
 done
 echo "results: $out/${stamp}_${commit}_*.json"

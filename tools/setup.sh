@@ -11,7 +11,7 @@ TICKPATH_PACKAGES=(
   libsimdjson-dev nlohmann-json3-dev libfmt-dev libcli11-dev
   libreaderwriterqueue-dev libconcurrentqueue-dev
   libgtest-dev libgmock-dev libbenchmark-dev libdnnl-dev
-  python3-torch libssl-dev libboost-dev
+  python3-torch libssl-dev libboost-dev libtbb-dev
   ocl-icd-opencl-dev  # oneDNN's CMake package looks for OpenCL (a Recommends of libdnnl-dev)
 )
 

@@ -20,6 +20,7 @@
 #include "tickpath/feed/message_json.hpp"
 #include "tickpath/feed/synthetic.hpp"
 #include "tickpath/feed/transport.hpp"
+#include "tickpath/engine/train.hpp"
 #include "tickpath/strategy/backtest.hpp"
 #include "tickpath/strategy/indicator_set.hpp"
 #include "tickpath/strategy/kline_csv.hpp"
@@ -521,6 +522,29 @@ int main(int argc, char** argv) {
   bt->add_option("--report", bt_report, "write the table as JSON to FILE");
   bt->add_option("--equity", bt_equity, "write per-bar equity of every strategy as CSV to FILE");
 
+  auto* train = app.add_subcommand("train", "train the policy with PPO over a kline CSV and write the model the engine serves");
+  tickpath::engine::TrainOptions tr;
+  train->add_option("--klines", tr.klines, "kline CSV")->required();
+  train->add_option("--from", tr.from, "first bar to train on (epoch ms/us or ISO-8601)");
+  train->add_option("--to", tr.to, "train on bars before this time");
+  train->add_option("--out", tr.out, "model file to write")->required();
+  train->add_option("--log", tr.log, "training log CSV (default: OUT.log.csv)");
+  train->add_option("--steps", tr.steps, "environment steps in all, rounded up to whole rollouts")->capture_default_str();
+  train->add_option("--seed", tr.seed, "seed of the initial weights, episode starts and action sampling")->capture_default_str();
+  train->add_option("--threads", tr.threads, "threads for rollouts and minibatch gradients (0: every core)")->capture_default_str();
+  train->add_option("--envs", tr.envs, "environments rolled out per iteration")->capture_default_str();
+  train->add_option("--reward", tr.reward, "dsr (differential Sharpe ratio) | return (per-bar return in percent)")->capture_default_str();
+  train->add_option("--fee-bps", tr.fee_bps, "fee per fill in basis points")->capture_default_str();
+  train->add_option("--slippage-bps", tr.slippage_bps, "half-spread paid per fill in basis points")->capture_default_str();
+  train->add_option("--episode-bars", tr.episode_bars, "bars per episode")->capture_default_str();
+  train->add_option("--n-steps", tr.n_steps, "steps per environment and rollout")->capture_default_str();
+  train->add_option("--batch-size", tr.batch_size, "minibatch size")->capture_default_str();
+  train->add_option("--epochs", tr.epochs, "passes over each rollout")->capture_default_str();
+  train->add_option("--lr", tr.learning_rate, "Adam learning rate")->capture_default_str();
+  train->add_option("--ent-coef", tr.ent_coef, "entropy coefficient")->capture_default_str();
+  train->add_flag("--short", tr.allow_short, "SELL goes short instead of flat");
+  train->add_flag("--quiet", tr.quiet, "no progress on stderr");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -575,6 +599,7 @@ int main(int argc, char** argv) {
   if (*ind) return cmd_indicators(klines, ind_out);
   if (*init) return cmd_init_model(init_seed, init_out);
   if (*infer) return cmd_infer(model_path, infer_input, backend);
+  if (*train) return tickpath::engine::run_train(tr);
   if (*bt) return cmd_backtest(bt_klines, bt_model, bt_backend, bt_fee, bt_from, bt_to, bt_short, bt_report, bt_equity);
   return 2;
 }

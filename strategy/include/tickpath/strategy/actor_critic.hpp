@@ -1,0 +1,100 @@
+// ActorCritic: the serving network (PolicyModel's layout: separate policy
+// and value networks obs -> h1 -> h2, an action head over the policy latent,
+// a value head over the value latent) in a trainable form. All parameters
+// live in one flat vector, so the optimiser and the gradient-norm clip see
+// one array; the gradient has the same layout. Training only, never on the
+// hot path: construction allocates, a Workspace is sized once per batch size
+// and reused.
+//
+// The PPO objective of one minibatch, as Stable-Baselines3 computes it
+// (B samples, r = exp(logp - logp_old), A the advantages, R the returns,
+// H the entropy of the action distribution, eps the clip range):
+//   policy_loss  = -mean( min(r A, clip(r, 1 - eps, 1 + eps) A) )
+//   value_loss   =  mean( (R - v)^2 )
+//   entropy_loss = -mean( H )
+//   loss         = policy_loss + ent_coef * entropy_loss + vf_coef * value_loss
+// loss_and_grad() returns the terms and writes d loss / d params; its
+// backward pass is checked against central finite differences in the tests.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "tickpath/strategy/policy_model.hpp"
+
+namespace tickpath::strategy {
+
+struct PpoCoefficients {
+  double clip_range = 0.2;
+  double ent_coef = 0.0;
+  double vf_coef = 0.5;
+};
+
+struct PpoLossTerms {
+  double loss = 0, policy_loss = 0, value_loss = 0, entropy = 0;
+  double approx_kl = 0;      // mean((r - 1) - log r), SB3's estimator
+  double clip_fraction = 0;  // share of samples with |r - 1| > clip_range
+};
+
+// One minibatch, in arrays of `n` rows; observations already normalised.
+template <typename T>
+struct PpoMinibatch {
+  const T* obs = nullptr;          // [n][n_obs]
+  const std::uint8_t* actions = nullptr;
+  const T* old_logp = nullptr;
+  const T* advantages = nullptr;   // normalised by the caller when asked for
+  const T* returns = nullptr;
+  std::size_t n = 0;
+  // The means' denominator: 0 for n; the whole minibatch's size when these
+  // rows are one chunk of it (chunk losses and gradients then sum to the
+  // minibatch's).
+  std::size_t mean_over = 0;
+};
+
+template <typename T>
+class ActorCritic {
+ public:
+  // Flat parameter block offsets, in this order.
+  enum Tensor : int { pi1_w, pi1_b, pi2_w, pi2_b, vf1_w, vf1_b, vf2_w, vf2_b, act_w, act_b, val_w, val_b, kTensors };
+
+  explicit ActorCritic(const PolicyModel& m);
+  // The weights back in the serving model (normalisation fields untouched).
+  void to_model(PolicyModel& m) const;
+
+  [[nodiscard]] std::uint32_t n_obs() const noexcept { return n_obs_; }
+  [[nodiscard]] std::uint32_t n_actions() const noexcept { return n_act_; }
+  [[nodiscard]] std::size_t size() const noexcept { return params_.size(); }
+  [[nodiscard]] std::vector<T>& params() noexcept { return params_; }
+  [[nodiscard]] const std::vector<T>& params() const noexcept { return params_; }
+  [[nodiscard]] std::size_t offset(Tensor t) const noexcept { return off_[t]; }
+
+  // Per-batch scratch: activations kept for the backward pass.
+  struct Workspace {
+    std::vector<T> a1, a2, c1, c2, logits, logp, value, d2, d1;
+    std::size_t rows = 0;
+  };
+  void reserve(Workspace& ws, std::size_t rows) const;
+
+  // Logits [n][n_actions] and values [n] of n normalised observations.
+  void forward(const T* obs, std::size_t n, Workspace& ws) const;
+  // Log-probabilities of the chosen actions and values for rollouts.
+  void evaluate(const T* obs, std::size_t n, const std::uint8_t* actions, T* logp, T* value, Workspace& ws) const;
+
+  // The PPO loss of `mb` and its gradient (overwritten, size() elements).
+  PpoLossTerms loss_and_grad(const PpoMinibatch<T>& mb, const PpoCoefficients& c, T* grad, Workspace& ws) const;
+  // The same loss without the gradient (for finite differences).
+  PpoLossTerms loss(const PpoMinibatch<T>& mb, const PpoCoefficients& c, Workspace& ws) const;
+
+ private:
+  PpoLossTerms loss_impl(const PpoMinibatch<T>& mb, const PpoCoefficients& c, T* grad, Workspace& ws) const;
+
+  std::uint32_t n_obs_, h1_, h2_, n_act_;
+  std::size_t off_[kTensors + 1];
+  std::vector<T> params_;
+};
+
+extern template class ActorCritic<float>;
+extern template class ActorCritic<double>;
+
+}  // namespace tickpath::strategy

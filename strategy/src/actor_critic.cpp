@@ -1,0 +1,245 @@
+#include "tickpath/strategy/actor_critic.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace tickpath::strategy {
+
+namespace {
+
+// y[r][o] = b[o] + sum_i w[o][i] x[r][i], then tanh when asked.
+template <typename T>
+void dense_forward(const T* x, std::size_t rows, std::uint32_t in, const T* w, const T* b, std::uint32_t out, T* y,
+                   bool tanh_out) {
+  for (std::size_t r = 0; r < rows; ++r) {
+    const T* xr = x + r * in;
+    T* yr = y + r * out;
+    for (std::uint32_t o = 0; o < out; ++o) {
+      const T* wo = w + static_cast<std::size_t>(o) * in;
+      T acc = 0;
+#pragma omp simd reduction(+ : acc)
+      for (std::uint32_t i = 0; i < in; ++i) acc += wo[i] * xr[i];
+      yr[o] = acc + b[o];
+    }
+    if (tanh_out)
+      for (std::uint32_t o = 0; o < out; ++o) yr[o] = std::tanh(yr[o]);
+  }
+}
+
+// Given dy [rows][out] of a layer y = w x + b: accumulates dw, db and, when
+// dx is not null, writes dx [rows][in].
+template <typename T>
+void dense_backward(const T* x, std::size_t rows, std::uint32_t in, const T* w, std::uint32_t out, const T* dy,
+                    T* dw, T* db, T* dx) {
+  for (std::size_t r = 0; r < rows; ++r) {
+    const T* xr = x + r * in;
+    const T* dyr = dy + r * out;
+    for (std::uint32_t o = 0; o < out; ++o) {
+      const T g = dyr[o];
+      T* dwo = dw + static_cast<std::size_t>(o) * in;
+#pragma omp simd
+      for (std::uint32_t i = 0; i < in; ++i) dwo[i] += g * xr[i];
+      db[o] += g;
+    }
+    if (dx != nullptr) {
+      T* dxr = dx + r * in;
+      std::fill(dxr, dxr + in, T(0));
+      for (std::uint32_t o = 0; o < out; ++o) {
+        const T g = dyr[o];
+        const T* wo = w + static_cast<std::size_t>(o) * in;
+#pragma omp simd
+        for (std::uint32_t i = 0; i < in; ++i) dxr[i] += g * wo[i];
+      }
+    }
+  }
+}
+
+// d (through tanh): d[i] *= 1 - a[i]^2
+template <typename T>
+void tanh_backward(const T* a, std::size_t n, T* d) {
+#pragma omp simd
+  for (std::size_t i = 0; i < n; ++i) d[i] *= T(1) - a[i] * a[i];
+}
+
+template <typename T>
+void copy_layer(const DenseLayer& l, T* w, T* b) {
+  std::copy(l.w.begin(), l.w.end(), w);
+  std::copy(l.b.begin(), l.b.end(), b);
+}
+
+template <typename T>
+void store_layer(const T* w, const T* b, DenseLayer& l) {
+  for (std::size_t i = 0; i < l.w.size(); ++i) l.w[i] = static_cast<float>(w[i]);
+  for (std::size_t i = 0; i < l.b.size(); ++i) l.b[i] = static_cast<float>(b[i]);
+}
+
+}  // namespace
+
+template <typename T>
+ActorCritic<T>::ActorCritic(const PolicyModel& m) : n_obs_(m.n_obs), h1_(m.h1), h2_(m.h2), n_act_(m.n_actions) {
+  const std::size_t sizes[kTensors] = {
+      std::size_t{h1_} * n_obs_, h1_, std::size_t{h2_} * h1_, h2_,  // policy net
+      std::size_t{h1_} * n_obs_, h1_, std::size_t{h2_} * h1_, h2_,  // value net
+      std::size_t{n_act_} * h2_, n_act_, h2_, 1};                     // heads
+  off_[0] = 0;
+  for (int t = 0; t < kTensors; ++t) off_[t + 1] = off_[t] + sizes[t];
+  params_.assign(off_[kTensors], T(0));
+  T* p = params_.data();
+  copy_layer(m.pi1, p + off_[pi1_w], p + off_[pi1_b]);
+  copy_layer(m.pi2, p + off_[pi2_w], p + off_[pi2_b]);
+  copy_layer(m.vf1, p + off_[vf1_w], p + off_[vf1_b]);
+  copy_layer(m.vf2, p + off_[vf2_w], p + off_[vf2_b]);
+  copy_layer(m.action, p + off_[act_w], p + off_[act_b]);
+  copy_layer(m.value, p + off_[val_w], p + off_[val_b]);
+}
+
+template <typename T>
+void ActorCritic<T>::to_model(PolicyModel& m) const {
+  const T* p = params_.data();
+  store_layer(p + off_[pi1_w], p + off_[pi1_b], m.pi1);
+  store_layer(p + off_[pi2_w], p + off_[pi2_b], m.pi2);
+  store_layer(p + off_[vf1_w], p + off_[vf1_b], m.vf1);
+  store_layer(p + off_[vf2_w], p + off_[vf2_b], m.vf2);
+  store_layer(p + off_[act_w], p + off_[act_b], m.action);
+  store_layer(p + off_[val_w], p + off_[val_b], m.value);
+}
+
+template <typename T>
+void ActorCritic<T>::reserve(Workspace& ws, std::size_t rows) const {
+  if (ws.rows >= rows) return;
+  ws.a1.resize(rows * h1_);
+  ws.a2.resize(rows * h2_);
+  ws.c1.resize(rows * h1_);
+  ws.c2.resize(rows * h2_);
+  ws.logits.resize(rows * n_act_);
+  ws.logp.resize(rows * n_act_);
+  ws.value.resize(rows);
+  ws.d2.resize(rows * std::max(h1_, h2_));
+  ws.d1.resize(rows * std::max(h1_, h2_));
+  ws.rows = rows;
+}
+
+template <typename T>
+void ActorCritic<T>::forward(const T* obs, std::size_t n, Workspace& ws) const {
+  reserve(ws, n);
+  const T* p = params_.data();
+  dense_forward(obs, n, n_obs_, p + off_[pi1_w], p + off_[pi1_b], h1_, ws.a1.data(), true);
+  dense_forward(ws.a1.data(), n, h1_, p + off_[pi2_w], p + off_[pi2_b], h2_, ws.a2.data(), true);
+  dense_forward(ws.a2.data(), n, h2_, p + off_[act_w], p + off_[act_b], n_act_, ws.logits.data(), false);
+  dense_forward(obs, n, n_obs_, p + off_[vf1_w], p + off_[vf1_b], h1_, ws.c1.data(), true);
+  dense_forward(ws.c1.data(), n, h1_, p + off_[vf2_w], p + off_[vf2_b], h2_, ws.c2.data(), true);
+  dense_forward(ws.c2.data(), n, h2_, p + off_[val_w], p + off_[val_b], 1, ws.value.data(), false);
+  // log-softmax per row
+  for (std::size_t r = 0; r < n; ++r) {
+    const T* z = ws.logits.data() + r * n_act_;
+    T* lp = ws.logp.data() + r * n_act_;
+    T mx = z[0];
+    for (std::uint32_t k = 1; k < n_act_; ++k) mx = std::max(mx, z[k]);
+    T s = 0;
+    for (std::uint32_t k = 0; k < n_act_; ++k) s += std::exp(z[k] - mx);
+    const T lse = mx + std::log(s);
+    for (std::uint32_t k = 0; k < n_act_; ++k) lp[k] = z[k] - lse;
+  }
+}
+
+template <typename T>
+void ActorCritic<T>::evaluate(const T* obs, std::size_t n, const std::uint8_t* actions, T* logp, T* value,
+                              Workspace& ws) const {
+  forward(obs, n, ws);
+  for (std::size_t r = 0; r < n; ++r) {
+    if (logp != nullptr) logp[r] = ws.logp[r * n_act_ + actions[r]];
+    if (value != nullptr) value[r] = ws.value[r];
+  }
+}
+
+template <typename T>
+PpoLossTerms ActorCritic<T>::loss_and_grad(const PpoMinibatch<T>& mb, const PpoCoefficients& c, T* grad,
+                                           Workspace& ws) const {
+  return loss_impl(mb, c, grad, ws);
+}
+
+template <typename T>
+PpoLossTerms ActorCritic<T>::loss(const PpoMinibatch<T>& mb, const PpoCoefficients& c, Workspace& ws) const {
+  return loss_impl(mb, c, nullptr, ws);
+}
+
+template <typename T>
+PpoLossTerms ActorCritic<T>::loss_impl(const PpoMinibatch<T>& mb, const PpoCoefficients& c, T* grad,
+                                       Workspace& ws) const {
+  const std::size_t n = mb.n;
+  PpoLossTerms out;
+  if (n == 0) return out;
+  forward(mb.obs, n, ws);
+  const double inv_n = 1.0 / static_cast<double>(mb.mean_over != 0 ? mb.mean_over : n);
+  const T lo = static_cast<T>(1.0 - c.clip_range), hi = static_cast<T>(1.0 + c.clip_range);
+  // Per row: the loss terms, and (for the gradient) d loss / d logits written
+  // over ws.logits and d loss / d value over ws.value.
+  double pg = 0, vl = 0, ent = 0, kl = 0, clipped = 0;
+  for (std::size_t r = 0; r < n; ++r) {
+    T* z = ws.logits.data() + r * n_act_;
+    const T* lp = ws.logp.data() + r * n_act_;
+    const std::uint8_t a = mb.actions[r];
+    const T log_ratio = lp[a] - mb.old_logp[r];
+    const T ratio = std::exp(log_ratio);
+    const T adv = mb.advantages[r];
+    const T s1 = adv * ratio;
+    const T s2 = adv * std::clamp(ratio, lo, hi);
+    pg -= static_cast<double>(std::min(s1, s2));
+    kl += static_cast<double>((ratio - T(1)) - log_ratio);
+    clipped += std::abs(static_cast<double>(ratio) - 1.0) > c.clip_range ? 1.0 : 0.0;
+    T h = 0;
+    for (std::uint32_t k = 0; k < n_act_; ++k) h -= std::exp(lp[k]) * lp[k];
+    ent += static_cast<double>(h);
+    const T v = ws.value[r];
+    const T err = v - mb.returns[r];
+    vl += static_cast<double>(err * err);
+    if (grad == nullptr) continue;
+    // d(-min(s1, s2))/d ratio: the unclipped branch carries A, the clipped
+    // one carries nothing outside [lo, hi]; on a tie (inside the range) both
+    // carry A, split evenly, so A in all.
+    const T d_ratio = s1 <= s2 ? -adv : T(0);
+    const T d_logp = static_cast<T>(d_ratio * ratio * static_cast<T>(inv_n));
+    const T ent_scale = static_cast<T>(c.ent_coef * inv_n);
+    for (std::uint32_t k = 0; k < n_act_; ++k) {
+      const T pk = std::exp(lp[k]);
+      // d logp_a / d z_k = [k == a] - p_k;  d(-H)/d z_k = p_k (log p_k + H)
+      z[k] = d_logp * ((k == a ? T(1) : T(0)) - pk) + ent_scale * pk * (lp[k] + h);
+    }
+    ws.value[r] = static_cast<T>(2.0 * c.vf_coef * inv_n) * err;
+  }
+  out.policy_loss = pg * inv_n;
+  out.value_loss = vl * inv_n;
+  out.entropy = ent * inv_n;
+  out.approx_kl = kl * inv_n;
+  out.clip_fraction = clipped * inv_n;
+  out.loss = out.policy_loss - c.ent_coef * out.entropy + c.vf_coef * out.value_loss;
+  if (grad == nullptr) return out;
+
+  std::fill(grad, grad + params_.size(), T(0));
+  const T* p = params_.data();
+  T* d2 = ws.d2.data();
+  T* d1 = ws.d1.data();
+  // policy: heads -> a2 -> a1
+  dense_backward(ws.a2.data(), n, h2_, p + off_[act_w], n_act_, ws.logits.data(), grad + off_[act_w],
+                 grad + off_[act_b], d2);
+  tanh_backward(ws.a2.data(), n * h2_, d2);
+  dense_backward(ws.a1.data(), n, h1_, p + off_[pi2_w], h2_, d2, grad + off_[pi2_w], grad + off_[pi2_b], d1);
+  tanh_backward(ws.a1.data(), n * h1_, d1);
+  dense_backward(mb.obs, n, n_obs_, p + off_[pi1_w], h1_, d1, grad + off_[pi1_w], grad + off_[pi1_b],
+                 static_cast<T*>(nullptr));
+  // value: head -> c2 -> c1
+  dense_backward(ws.c2.data(), n, h2_, p + off_[val_w], 1, ws.value.data(), grad + off_[val_w], grad + off_[val_b],
+                 d2);
+  tanh_backward(ws.c2.data(), n * h2_, d2);
+  dense_backward(ws.c1.data(), n, h1_, p + off_[vf2_w], h2_, d2, grad + off_[vf2_w], grad + off_[vf2_b], d1);
+  tanh_backward(ws.c1.data(), n * h1_, d1);
+  dense_backward(mb.obs, n, n_obs_, p + off_[vf1_w], h1_, d1, grad + off_[vf1_w], grad + off_[vf1_b],
+                 static_cast<T*>(nullptr));
+  return out;
+}
+
+template class ActorCritic<float>;
+template class ActorCritic<double>;
+
+}  // namespace tickpath::strategy

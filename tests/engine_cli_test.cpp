@@ -228,3 +228,28 @@ TEST(Cli_Backtest, TableJsonAndEquityForPolicyAndBaselines) {
   EXPECT_EQ(bad.status, 1);
   EXPECT_NE(bad.out.find("no bars"), std::string::npos) << bad.out;
 }
+
+TEST(Cli_Train, WritesAServableModelAndOneLogRowPerIterationThenBacktestsIt) {
+  const std::string model = ::testing::TempDir() + "trained.tpp";
+  const std::string log = ::testing::TempDir() + "trained.csv";
+  const std::string klines = tickpath::test::data_file("klines/benicio1007_BTCUSDT_1m_2023-01-01_2023-01-28_spot_ohlcv.csv");
+  // 3 iterations of 2 environments x 512 steps; train on January's first half.
+  const auto r = run("train --klines " + klines + " --to 2023-01-15 --out " + model + " --log " + log +
+                     " --steps 3000 --envs 2 --n-steps 512 --epochs 2 --threads 2 --quiet 2>&1");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("3072 environment steps"), std::string::npos) << r.out;
+  const auto rows = lines(tickpath::test::read_file(log));
+  ASSERT_EQ(rows.size(), 4U);
+  EXPECT_EQ(rows[0].rfind("iteration,total_steps,episodes,mean_episode_reward,policy_loss,value_loss,entropy", 0), 0U);
+  EXPECT_EQ(rows[3].rfind("3,3072,", 0), 0U) << rows[3];
+  // The engine serves it: a backtest on the later, unseen half.
+  const auto bt = run("backtest --klines " + klines + " --from 2023-01-15 --model " + model + " 2>&1");
+  ASSERT_EQ(bt.status, 0) << bt.out;
+  EXPECT_NE(bt.out.find("0 non-finite observations"), std::string::npos) << bt.out;
+  // Set-up errors: one line, exit 1.
+  for (const std::string args : {"--reward sharpe", "--from 2030-01-01", "--steps 0"}) {
+    const auto bad = run("train --klines " + klines + " --out " + model + " " + args + " --quiet 2>&1");
+    EXPECT_EQ(bad.status, 1) << args;
+    EXPECT_EQ(lines(bad.out).size(), 1U) << args << ": " << bad.out;
+  }
+}

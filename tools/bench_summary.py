@@ -152,7 +152,20 @@ def pipeline_tables(runs):
     return "\n".join(out)
 
 
-TABLES = {"bench_parse": parse_tables, "bench_ring": ring_tables, "bench_policy": policy_tables,
+def train_tables(runs):
+    g = lambda n, k: per_run(runs, lambda r: get(r, n, k))
+    step = per_run(runs, lambda r: get(r, "BM_EnvStep"))
+    out = [f"Trading environment step (fill, indicators, features, mark, reward), one thread: {fmt(step, 0)} ns.\n",
+           "| threads | tickpath minibatch updates/s | PyTorch (SB3-style) updates/s | tickpath / PyTorch | env steps/s in rollouts (policy sampling included) |",
+           "|---|---|---|---|---|"]
+    for t in (1, 2):
+        n = f"BM_PpoUpdate/{t}/iterations:3/manual_time"
+        out.append(f"| {t} | {fmt(g(n, 'updates_per_s'))} | {fmt(g(n, 'torch_updates_per_s'))} | {fmt(g(n, 'vs_torch'), 1, 'x')} | "
+                   f"{fmt(g(n, 'env_steps_per_s'))} |")
+    return "\n".join(out)
+
+
+TABLES = {"bench_train": train_tables, "bench_parse": parse_tables, "bench_ring": ring_tables, "bench_policy": policy_tables,
           "bench_indicators": indicator_tables, "bench_pipeline": pipeline_tables}
 
 

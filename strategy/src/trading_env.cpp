@@ -59,6 +59,7 @@ void TradingEnv::reset_at(std::size_t start, Observation& obs) {
   equity_ = book_.equity(bars_[start].close);
   dsr_a_ = 0;
   dsr_b_ = n_r > 0 ? sum_r2 / static_cast<double>(n_r) : 0.0;
+  dsr_floor_ = cfg_.dsr_variance_floor * dsr_b_;
   t_ = start;
   end_ = std::min(start + cfg_.episode_bars, last_ - 1);
   observe(obs);
@@ -89,7 +90,7 @@ EnvStep TradingEnv::step(std::uint8_t action, Observation& obs) {
     s.reward = r * cfg_.reward_scale;
   } else {
     const double da = r - dsr_a_, db = r * r - dsr_b_;
-    const double var = dsr_b_ - dsr_a_ * dsr_a_;
+    const double var = std::max(dsr_b_ - dsr_a_ * dsr_a_, dsr_floor_);
     s.reward = var > 0 ? (dsr_b_ * da - 0.5 * dsr_a_ * db) / (var * std::sqrt(var)) : 0.0;
     dsr_a_ += cfg_.dsr_eta * da;
     dsr_b_ += cfg_.dsr_eta * db;

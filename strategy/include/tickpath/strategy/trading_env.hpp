@@ -13,11 +13,14 @@
 //   differential_sharpe  D_t of Moody and Saffell (1998), the change in an
 //                        exponentially weighted Sharpe ratio that R_t makes:
 //       dA = R_t - A,  dB = R_t^2 - B
-//       D_t = (B dA - A dB / 2) / (B - A^2)^(3/2)
+//       D_t = (B dA - A dB / 2) / max(B - A^2, f B_0)^(3/2)
 //       A += eta dA,   B += eta dB           (after D_t is computed)
-//     A starts at 0 and B at the mean squared one-bar return of the market
-//     over the episode's warm-up bars (the asset's own scale), so D_t is
-//     defined from the first step; D_t = 0 when B - A^2 is not positive.
+//     A starts at 0 and B at B_0, the mean squared one-bar return of the
+//     market over the episode's warm-up bars (the asset's own scale), so D_t
+//     is defined from the first step. The floor f B_0 (f = 0.01) keeps the
+//     reward bounded after a long flat spell, when the strategy's returns
+//     have been 0 and B - A^2 decays towards 0 (unfloored, the first trade
+//     after it scores in the hundreds). D_t = 0 when both are 0.
 //
 // Episodes start at a seeded random bar with `warmup_bars` before it fed to
 // the indicators, and last `episode_bars` steps (or to the data's end).
@@ -48,6 +51,7 @@ struct EnvConfig {
   std::size_t warmup_bars = 100;   // >= kObservationWarmupBars
   RewardKind reward = RewardKind::differential_sharpe;
   double dsr_eta = 0.01;           // adaptation rate of the differential Sharpe ratio's moments
+  double dsr_variance_floor = 0.01;  // the variance in D_t's denominator is at least this x B_0
   double reward_scale = 1.0;       // plain_return only
 };
 
@@ -89,7 +93,7 @@ class TradingEnv {
   PaperPortfolio book_;
   IndicatorValues values_{};
   std::size_t t_ = 0, end_ = 0;
-  double equity_ = 0, dsr_a_ = 0, dsr_b_ = 0;
+  double equity_ = 0, dsr_a_ = 0, dsr_b_ = 0, dsr_floor_ = 0;
 };
 
 // The trading environment as PPO steps it: 13 observations, HOLD/BUY/SELL;

@@ -253,3 +253,17 @@ TEST(Cli_Train, WritesAServableModelAndOneLogRowPerIterationThenBacktestsIt) {
     EXPECT_EQ(lines(bad.out).size(), 1U) << args << ": " << bad.out;
   }
 }
+
+TEST(Cli_Train, TheShippedModelIsServedAndMatchesItsWalkForwardRow) {
+  const std::string model = std::string(TICKPATH_SOURCE_DIR) + "/strategy/models/ppo-btcusdt-1m-2023-01.tpp";
+  const std::string report = ::testing::TempDir() + "shipped.json";
+  const std::string klines = tickpath::test::data_file("klines/camfeghali_BTCUSDT_1m_2025-08-01_2025-08-11_spot.csv");
+  // Every back-end makes the same decisions on these bars; scalar runs anywhere.
+  const auto r = run("backtest --klines " + klines + " --model " + model + " --backend scalar --report " + report + " 2>&1");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto j = nlohmann::json::parse(tickpath::test::read_file(report));
+  // The README's walk-forward row for the shipped model (seed 1).
+  EXPECT_NEAR(j["strategies"]["policy"]["total_return"].get<double>(), 0.0167, 0.00005);
+  EXPECT_EQ(j["strategies"]["policy"]["trades"], 4);
+  EXPECT_NEAR(j["strategies"]["buy_and_hold"]["total_return"].get<double>(), 0.0292, 0.00005);
+}

@@ -12,12 +12,14 @@ cpus="0,1"
 out="$TICKPATH_ROOT/build/demo"
 mkdir -p "$out"
 
-# The policy is UNTRAINED until the trainer lands: SB3's orthogonal
-# initialisation, seed 1. Its signals show the path and its latency, not skill.
-model="$out/untrained-policy.tpp"
-"$bin" init-model --seed 1 --out "$model"
+# The shipped policy: trained by `tickpath train` on January 2023 BTCUSDT
+# 1-minute bars (README, "Walk-forward"). On a synthetic market and on
+# recordings its signals show the path and its latency; skill is what the
+# walk-forward table measures, not this demo.
+model="$TICKPATH_ROOT/strategy/models/ppo-btcusdt-1m-2023-01.tpp"
+[ -f "$model" ] || tickpath_die "the shipped model $model is missing"
 
-echo "== synthetic market: 4 symbols, 2,000,000 frames, pinned to cores $cpus, untrained policy on every trade"
+echo "== synthetic market: 4 symbols, 2,000,000 frames, pinned to cores $cpus, the trained policy on every trade"
 "$bin" run --feed synthetic --symbols BTCUSDT,ETHUSDT,SOLUSDT,BNBUSDT --messages 2000000 --cpus "$cpus" \
   --model "$model" --report "$out/synthetic.json"
 

@@ -89,6 +89,20 @@ TEST(ActorCritic_Backward, EveryParameterAgreesWithCentralFiniteDifferences) {
   RecordProperty("worst_relative_error", std::to_string(worst));
 }
 
+TEST(ActorCritic_Tanh, TrainingTanhWithin3e7OfStdTanhEverywhere) {
+  double worst = 0, at = 0;
+  auto check = [&](float x) {
+    const double e = std::abs(double(tanh_train(x)) - std::tanh(double(x)));
+    if (e > worst) worst = e, at = x;
+  };
+  for (int i = -2'000'000; i <= 2'000'000; ++i) check(static_cast<float>(i) * 6e-6f);  // [-12, 12]
+  for (float x = 1e-30f; x < 1e3f; x *= 1.001f) check(x), check(-x);                // every scale
+  EXPECT_LT(worst, 3e-7) << "at x = " << at;
+  EXPECT_EQ(tanh_train(0.0f), 0.0f);
+  EXPECT_EQ(tanh_train(1e30f), 1.0f);
+  EXPECT_EQ(tanh_train(-1e30f), -1.0f);
+}
+
 TEST(ActorCritic_Forward, MatchesTheServingPolicyAndTheModelRoundTrips) {
   const PolicyModel m = PolicyModel::init_orthogonal(21);
   std::string err;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 namespace tickpath::strategy {
 
@@ -22,8 +23,14 @@ void dense_forward(const T* x, std::size_t rows, std::uint32_t in, const T* w, c
       for (std::uint32_t i = 0; i < in; ++i) acc += wo[i] * xr[i];
       yr[o] = acc + b[o];
     }
-    if (tanh_out)
-      for (std::uint32_t o = 0; o < out; ++o) yr[o] = std::tanh(yr[o]);
+    if (tanh_out) {
+      if constexpr (std::is_same_v<T, float>) {
+#pragma omp simd
+        for (std::uint32_t o = 0; o < out; ++o) yr[o] = tanh_train(yr[o]);
+      } else {
+        for (std::uint32_t o = 0; o < out; ++o) yr[o] = std::tanh(yr[o]);
+      }
+    }
   }
 }
 

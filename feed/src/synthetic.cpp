@@ -1,5 +1,7 @@
 #include "tickpath/feed/synthetic.hpp"
 
+#include "tickpath/infra/splitmix.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -14,12 +16,7 @@ namespace {
 constexpr double kSecondsPerYear = 365.0 * 24 * 3600;
 constexpr std::int64_t kMinuteMs = 60'000;
 
-std::uint64_t splitmix(std::uint64_t& x) noexcept {
-  std::uint64_t z = (x += 0x9E3779B97F4A7C15ULL);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
+using infra::splitmix64;
 std::uint64_t rotl(std::uint64_t x, int k) noexcept { return (x << k) | (x >> (64 - k)); }
 
 // Start prices for well-known symbols, so demo output looks familiar;
@@ -40,7 +37,7 @@ void dec(std::string& out, std::int64_t e8) {
 }  // namespace
 
 SyntheticMarket::Rng::Rng(std::uint64_t seed) noexcept {
-  for (auto& s : s_) s = splitmix(seed);
+  for (auto& s : s_) s = splitmix64(seed);
 }
 std::uint64_t SyntheticMarket::Rng::next() noexcept {
   const std::uint64_t r = rotl(s_[1] * 5, 7) * 9;

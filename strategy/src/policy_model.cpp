@@ -1,5 +1,7 @@
 #include "tickpath/strategy/policy_model.hpp"
 
+#include "tickpath/infra/splitmix.hpp"
+
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -61,12 +63,7 @@ struct Reader {
 // Gaussian matrix, as torch.nn.init.orthogonal_ does by QR.
 struct Rng {
   std::uint64_t s;
-  std::uint64_t next() noexcept {
-    std::uint64_t z = (s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
+  std::uint64_t next() noexcept { return infra::splitmix64(s); }
   double uniform() noexcept { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
   double normal() noexcept {
     const double u1 = 1.0 - uniform();

@@ -1,5 +1,7 @@
 #include "tickpath/strategy/ppo.hpp"
 
+#include "tickpath/infra/splitmix.hpp"
+
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
@@ -15,12 +17,7 @@ namespace tickpath::strategy {
 
 namespace {
 
-std::uint64_t splitmix64(std::uint64_t& x) {
-  std::uint64_t z = (x += 0x9E3779B97F4A7C15ULL);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
+using infra::splitmix64;
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -89,6 +86,7 @@ struct PpoTrainer::Impl {
   std::vector<float> mb_obs, mb_logp, mb_adv, mb_ret;
   std::vector<std::uint8_t> mb_act;
   std::vector<std::vector<float>> chunk_grad;
+  std::vector<PpoLossTerms> chunk_terms;
   std::vector<ActorCritic<float>::Workspace> chunk_ws;
   std::vector<float> grad;
 
@@ -165,6 +163,7 @@ PpoTrainer::PpoTrainer(std::vector<std::unique_ptr<Environment>> envs, const Pol
   const std::size_t chunks = std::max<std::size_t>(1, std::min<std::size_t>(threads_, cfg_.batch_size / 16));
   im.chunk_grad.assign(chunks, std::vector<float>(im.net.size()));
   im.chunk_ws.resize(chunks);
+  im.chunk_terms.resize(chunks);
   for (auto& ws : im.chunk_ws) im.net.reserve(ws, cfg_.batch_size);
   im.grad.resize(im.net.size());
 }
@@ -303,7 +302,7 @@ PpoIterationStats PpoTrainer::iterate() {
       }
       // gradient: fixed row chunks, summed in chunk order
       const std::size_t k = std::min(chunks, std::max<std::size_t>(1, m / 16));
-      std::vector<PpoLossTerms> terms(k);
+      auto& terms = im.chunk_terms;
       auto run_chunk = [&](std::size_t j) {
         const std::size_t r0 = m * j / k, r1 = m * (j + 1) / k;
         PpoMinibatch<float> mb{im.mb_obs.data() + r0 * d, im.mb_act.data() + r0, im.mb_logp.data() + r0,
@@ -323,7 +322,8 @@ PpoIterationStats PpoTrainer::iterate() {
       std::copy(im.chunk_grad[0].begin(), im.chunk_grad[0].end(), im.grad.begin());
       for (std::size_t j = 1; j < k; ++j)
         for (std::size_t p = 0; p < im.grad.size(); ++p) im.grad[p] += im.chunk_grad[j][p];
-      for (const auto& t : terms) {
+      for (std::size_t j = 0; j < k; ++j) {
+        const PpoLossTerms& t = terms[j];
         st.policy_loss += t.policy_loss;
         st.value_loss += t.value_loss;
         st.entropy += t.entropy;
@@ -368,8 +368,8 @@ PolicyModel PpoTrainer::model() const {
   const Impl& im = *impl_;
   PolicyModel m;
   m.n_obs = im.n_obs;
-  m.h1 = static_cast<std::uint32_t>(im.net.offset(ActorCritic<float>::pi1_b) - im.net.offset(ActorCritic<float>::pi1_w)) / im.n_obs;
-  m.h2 = static_cast<std::uint32_t>(im.net.offset(ActorCritic<float>::pi2_b) - im.net.offset(ActorCritic<float>::pi2_w)) / m.h1;
+  m.h1 = im.net.h1();
+  m.h2 = im.net.h2();
   m.n_actions = im.n_act;
   m.shape();
   im.net.to_model(m);

@@ -85,6 +85,8 @@ class ActorCritic {
   void to_model(PolicyModel& m) const;
 
   [[nodiscard]] std::uint32_t n_obs() const noexcept { return n_obs_; }
+  [[nodiscard]] std::uint32_t h1() const noexcept { return h1_; }
+  [[nodiscard]] std::uint32_t h2() const noexcept { return h2_; }
   [[nodiscard]] std::uint32_t n_actions() const noexcept { return n_act_; }
   [[nodiscard]] std::size_t size() const noexcept { return params_.size(); }
   [[nodiscard]] std::vector<T>& params() noexcept { return params_; }

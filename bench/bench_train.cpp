@@ -11,12 +11,24 @@
 //    minibatch updates timed alone (manual time), updates/s and env steps/s
 //    of its rollout as counters, and the PyTorch anchor's updates/s on T
 //    threads with the ratio.
+//  - BM_UpdateProducts/{0,1}: the matrix products of one minibatch update
+//    through the hidden layers of both networks (forward, weight gradients,
+//    input gradients; 1.78 M multiply-adds at batch 64), by tickpath's
+//    register-blocked kernel (0) and by oneDNN's matmul primitives created
+//    once with the same operand layouts (1); multiply-adds per second.
+//  - BM_FmaPeak: what this core retires when it does nothing but
+//    independent vector FMAs from registers (multiply-adds per second): the
+//    ceiling for the two above.
+#include <immintrin.h>
+#include <oneapi/dnnl/dnnl.hpp>
+
 #include <cstdio>
 #include <memory>
 #include <random>
 #include <string>
 
 #include "bench_common.hpp"
+#include "tickpath/strategy/actor_critic.hpp"
 #include "tickpath/strategy/kline_csv.hpp"
 #include "tickpath/strategy/ppo.hpp"
 #include "tickpath/strategy/trading_env.hpp"
@@ -100,8 +112,122 @@ void BM_PpoUpdate(benchmark::State& state) {
   state.SetLabel(anchor > 0 ? "PyTorch anchor on the same threads" : "PyTorch anchor unavailable (python3-torch)");
 }
 
+// One product C[M][N] = A[M][K] B[K][N]; A stored transposed (K x M) when
+// a_trans, as the weight gradients read their activations.
+struct Product {
+  std::size_t M, N, K;
+  bool a_trans;
+};
+
+// The hidden-layer products of one update at batch 64, SB3 layout
+// (13 -> 64 -> 64), for one network; the two networks do the same.
+std::vector<Product> update_products() {
+  const std::size_t B = 64, O = 13, H = 64;
+  const std::vector<Product> one = {
+      {B, H, O, false},  // forward, layer 1: x W1^T
+      {B, H, H, false},  // forward, layer 2
+      {H, H, B, true},   // dW2 = dy2^T a1
+      {B, H, H, false},  // da1 = dy2 W2
+      {O, H, B, true},   // dW1^T = x^T dy1
+  };
+  std::vector<Product> both = one;
+  both.insert(both.end(), one.begin(), one.end());
+  return both;
+}
+
+struct ProductData {
+  std::vector<float> a, b, c;
+};
+
+void BM_UpdateProducts(benchmark::State& state) {
+  const bool onednn = state.range(0) == 1;
+  const auto products = update_products();
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<ProductData> data;
+  double macs = 0;
+  for (const auto& p : products) {
+    ProductData d;
+    d.a.resize(p.M * p.K);
+    d.b.resize(p.K * p.N);
+    d.c.resize(p.M * p.N);
+    for (auto& v : d.a) v = u(rng);
+    for (auto& v : d.b) v = u(rng);
+    data.push_back(std::move(d));
+    macs += static_cast<double>(p.M) * p.N * p.K;
+  }
+  if (!onednn) {
+    for (auto _ : state) {
+      for (std::size_t i = 0; i < products.size(); ++i) {
+        const Product& p = products[i];
+        ProductData& d = data[i];
+        train_gemm(p.M, p.N, p.K, d.a.data(), p.a_trans ? 1 : p.K, p.a_trans ? p.M : 1, d.b.data(), p.N, d.c.data(),
+                   p.N, false);
+      }
+      benchmark::ClobberMemory();
+    }
+  } else {
+    using tag = dnnl::memory::format_tag;
+    using dt = dnnl::memory::data_type;
+    dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+    dnnl::stream stream(eng);
+    struct Prim {
+      dnnl::matmul mm;
+      dnnl::memory a, b, c;
+    };
+    std::vector<Prim> prims;
+    for (std::size_t i = 0; i < products.size(); ++i) {
+      const Product& p = products[i];
+      const auto M = static_cast<dnnl::memory::dim>(p.M), N = static_cast<dnnl::memory::dim>(p.N),
+                 K = static_cast<dnnl::memory::dim>(p.K);
+      const dnnl::memory::desc a_md({M, K}, dt::f32, p.a_trans ? tag::ba : tag::ab);
+      const dnnl::memory::desc b_md({K, N}, dt::f32, tag::ab);
+      const dnnl::memory::desc c_md({M, N}, dt::f32, tag::ab);
+      const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, c_md), eng);
+      prims.push_back({dnnl::matmul(pd), dnnl::memory(a_md, eng, data[i].a.data()),
+                       dnnl::memory(b_md, eng, data[i].b.data()), dnnl::memory(c_md, eng, data[i].c.data())});
+    }
+    for (auto _ : state) {
+      for (auto& pr : prims)
+        pr.mm.execute(stream, {{DNNL_ARG_SRC, pr.a}, {DNNL_ARG_WEIGHTS, pr.b}, {DNNL_ARG_DST, pr.c}});
+      stream.wait();
+      benchmark::ClobberMemory();
+    }
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * macs));
+  state.counters["macs_per_update"] = macs;
+  state.SetLabel(onednn ? "oneDNN matmul" : "tickpath train_gemm");
+}
+
+void BM_FmaPeak(benchmark::State& state) {
+  constexpr int kChains = 12;  // > latency x ports: the FMA units, not a dependency, set the pace
+  constexpr int kSteps = 256;
+#if defined(__AVX512F__)
+  using V = __m512;
+  constexpr int kLanes = 16;
+  auto fma = [](V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); };
+  auto set1 = [](float x) { return _mm512_set1_ps(x); };
+#else
+  using V = __m256;
+  constexpr int kLanes = 8;
+  auto fma = [](V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); };
+  auto set1 = [](float x) { return _mm256_set1_ps(x); };
+#endif
+  V acc[kChains];
+  for (int j = 0; j < kChains; ++j) acc[j] = set1(static_cast<float>(j) * 1e-3f);
+  const V m = set1(0.999f), a = set1(1e-4f);
+  for (auto _ : state) {
+    for (int s = 0; s < kSteps; ++s)
+      for (int j = 0; j < kChains; ++j) acc[j] = fma(acc[j], m, a);
+    for (int j = 0; j < kChains; ++j) benchmark::DoNotOptimize(acc[j]);
+  }
+  state.SetItemsProcessed(state.iterations() * kSteps * kChains * kLanes);
+}
+
 }  // namespace
 
 BENCHMARK(BM_EnvStep);
+BENCHMARK(BM_UpdateProducts)->Arg(0)->Arg(1);
+BENCHMARK(BM_FmaPeak);
 BENCHMARK(BM_PpoUpdate)->Arg(1)->Arg(2)->UseManualTime()->Iterations(3)->Unit(benchmark::kMillisecond);
 TICKPATH_BENCHMARK_MAIN()

@@ -89,6 +89,47 @@ TEST(ActorCritic_Backward, EveryParameterAgreesWithCentralFiniteDifferences) {
   RecordProperty("worst_relative_error", std::to_string(worst));
 }
 
+TEST(ActorCritic_Gemm, RegisterBlockedProductEqualsTheTripleLoopForEveryShapeAndLayout) {
+  // Shapes around the tile edges (4 rows; 16-float and 8-double vectors,
+  // blocks of 4 of them) and the network's own; A plain and transposed;
+  // C overwritten and accumulated. Reference: the textbook triple loop in
+  // long double.
+  std::mt19937_64 rng(3);
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  const std::size_t sizes[] = {1, 3, 4, 5, 7, 8, 13, 16, 17, 31, 64, 65, 67};
+  int cases = 0;
+  for (std::size_t M : sizes)
+    for (std::size_t N : sizes)
+      for (std::size_t K : {1UL, 13UL, 64UL}) {
+        if ((M * N * K) % 3 != 0 && M != 64) continue;  // a third of the grid, all of the network's rows
+        for (int layout = 0; layout < 4; ++layout) {
+          const bool a_trans = (layout & 1) != 0, accumulate = (layout & 2) != 0;
+          std::vector<float> A(M * K), B(K * N), C(M * N), C0(M * N);
+          for (auto& v : A) v = static_cast<float>(u(rng));
+          for (auto& v : B) v = static_cast<float>(u(rng));
+          for (auto& v : C0) v = static_cast<float>(u(rng));
+          C = C0;
+          const std::size_t a_rs = a_trans ? 1 : K, a_cs = a_trans ? M : 1;
+          train_gemm(M, N, K, A.data(), a_rs, a_cs, B.data(), N, C.data(), N, accumulate);
+          std::vector<double> Cd(C0.begin(), C0.end()), Ad(A.begin(), A.end()), Bd(B.begin(), B.end());
+          std::vector<double> Cdd = Cd;
+          train_gemm(M, N, K, Ad.data(), a_rs, a_cs, Bd.data(), N, Cdd.data(), N, accumulate);
+          for (std::size_t m = 0; m < M; ++m)
+            for (std::size_t j = 0; j < N; ++j) {
+              long double ref = accumulate ? C0[m * N + j] : 0.0L;
+              for (std::size_t k = 0; k < K; ++k)
+                ref += static_cast<long double>(A[m * a_rs + k * a_cs]) * B[k * N + j];
+              ASSERT_NEAR(C[m * N + j], static_cast<double>(ref), 2e-6 * (K + 1))
+                  << "float M=" << M << " N=" << N << " K=" << K << " layout " << layout << " at " << m << "," << j;
+              ASSERT_NEAR(Cdd[m * N + j], static_cast<double>(ref), 1e-13 * (K + 1))
+                  << "double M=" << M << " N=" << N << " K=" << K << " layout " << layout;
+            }
+          ++cases;
+        }
+      }
+  EXPECT_GT(cases, 400);
+}
+
 TEST(ActorCritic_Tanh, TrainingTanhWithin3e7OfStdTanhEverywhere) {
   double worst = 0, at = 0;
   auto check = [&](float x) {

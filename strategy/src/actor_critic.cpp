@@ -1,5 +1,7 @@
 #include "tickpath/strategy/actor_critic.hpp"
 
+#include "train_gemm.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -9,57 +11,67 @@ namespace tickpath::strategy {
 
 namespace {
 
-// y[r][o] = b[o] + sum_i w[o][i] x[r][i], then tanh when asked.
+// y = tanh(y), vectorised (kept out of line: inlined after the matrix
+// product, GCC no longer vectorises it).
 template <typename T>
-void dense_forward(const T* x, std::size_t rows, std::uint32_t in, const T* w, const T* b, std::uint32_t out, T* y,
-                   bool tanh_out) {
-  for (std::size_t r = 0; r < rows; ++r) {
-    const T* xr = x + r * in;
-    T* yr = y + r * out;
-    for (std::uint32_t o = 0; o < out; ++o) {
-      const T* wo = w + static_cast<std::size_t>(o) * in;
-      T acc = 0;
-#pragma omp simd reduction(+ : acc)
-      for (std::uint32_t i = 0; i < in; ++i) acc += wo[i] * xr[i];
-      yr[o] = acc + b[o];
-    }
-    if (tanh_out) {
-      if constexpr (std::is_same_v<T, float>) {
+__attribute__((noinline)) void tanh_inplace(T* y, std::size_t n) {
+  if constexpr (std::is_same_v<T, float>) {
 #pragma omp simd
-        for (std::uint32_t o = 0; o < out; ++o) yr[o] = tanh_train(yr[o]);
-      } else {
-        for (std::uint32_t o = 0; o < out; ++o) yr[o] = std::tanh(yr[o]);
-      }
-    }
+    for (std::size_t k = 0; k < n; ++k) y[k] = tanh_train(y[k]);
+  } else {
+    for (std::size_t k = 0; k < n; ++k) y[k] = std::tanh(y[k]);
   }
 }
 
-// Given dy [rows][out] of a layer y = w x + b: accumulates dw, db and, when
-// dx is not null, writes dx [rows][in].
+// y[r][o] = b[o] + sum_i w[o][i] x[r][i], then tanh when asked. A batch
+// goes through the register-blocked product with the weights transposed
+// into `scratch` (in * out elements; the copy is 1/rows of the product's
+// work); a single row (rollouts) or a narrow head takes dot products.
 template <typename T>
-void dense_backward(const T* x, std::size_t rows, std::uint32_t in, const T* w, std::uint32_t out, const T* dy,
-                    T* dw, T* db, T* dx) {
-  for (std::size_t r = 0; r < rows; ++r) {
-    const T* xr = x + r * in;
-    const T* dyr = dy + r * out;
-    for (std::uint32_t o = 0; o < out; ++o) {
-      const T g = dyr[o];
-      T* dwo = dw + static_cast<std::size_t>(o) * in;
-#pragma omp simd
-      for (std::uint32_t i = 0; i < in; ++i) dwo[i] += g * xr[i];
-      db[o] += g;
-    }
-    if (dx != nullptr) {
-      T* dxr = dx + r * in;
-      std::fill(dxr, dxr + in, T(0));
+void dense_forward(const T* x, std::size_t rows, std::uint32_t in, const T* w, const T* b, std::uint32_t out, T* y,
+                   bool tanh_out, T* scratch) {
+  if (rows >= static_cast<std::size_t>(detail::kGemmRows) && out >= detail::GemmVec<T>::lanes) {
+    for (std::uint32_t o = 0; o < out; ++o)
+      for (std::uint32_t i = 0; i < in; ++i) scratch[std::size_t{i} * out + o] = w[std::size_t{o} * in + i];
+    for (std::size_t r = 0; r < rows; ++r) std::copy(b, b + out, y + r * out);
+    detail::gemm_bcast<T>(rows, out, in, x, in, 1, scratch, out, y, out, true);
+  } else {
+    for (std::size_t r = 0; r < rows; ++r) {
+      const T* xr = x + r * in;
+      T* yr = y + r * out;
       for (std::uint32_t o = 0; o < out; ++o) {
-        const T g = dyr[o];
         const T* wo = w + static_cast<std::size_t>(o) * in;
-#pragma omp simd
-        for (std::uint32_t i = 0; i < in; ++i) dxr[i] += g * wo[i];
+        T acc = 0;
+#pragma omp simd reduction(+ : acc)
+        for (std::uint32_t i = 0; i < in; ++i) acc += wo[i] * xr[i];
+        yr[o] = acc + b[o];
       }
     }
   }
+  if (tanh_out) tanh_inplace(y, rows * out);
+}
+
+// Given dy [rows][out] of a layer y = w x + b: accumulates dw = dy^T x and
+// db and, when dx is not null, writes dx = dy w [rows][in]. When a row of w
+// is not a whole number of vectors (the 13 observations), dw^T = x^T dy is
+// formed in `scratch` (in * out) and added transposed, so the product's
+// wide side is the hidden layer's.
+template <typename T>
+void dense_backward(const T* x, std::size_t rows, std::uint32_t in, const T* w, std::uint32_t out, const T* dy,
+                    T* dw, T* db, T* dx, T* scratch) {
+  for (std::size_t r = 0; r < rows; ++r) {
+    const T* dyr = dy + r * out;
+#pragma omp simd
+    for (std::uint32_t o = 0; o < out; ++o) db[o] += dyr[o];
+  }
+  if (in % detail::GemmVec<T>::lanes == 0) {
+    detail::gemm_bcast<T>(out, in, rows, dy, 1, out, x, in, dw, in, true);
+  } else {
+    detail::gemm_bcast<T>(in, out, rows, x, 1, in, dy, out, scratch, out, false);
+    for (std::uint32_t o = 0; o < out; ++o)
+      for (std::uint32_t i = 0; i < in; ++i) dw[std::size_t{o} * in + i] += scratch[std::size_t{i} * out + o];
+  }
+  if (dx != nullptr) detail::gemm_bcast<T>(rows, in, out, dy, out, 1, w, in, dx, in, false);
 }
 
 // d (through tanh): d[i] *= 1 - a[i]^2
@@ -124,6 +136,7 @@ void ActorCritic<T>::reserve(Workspace& ws, std::size_t rows) const {
   ws.value.resize(rows);
   ws.d2.resize(rows * std::max(h1_, h2_));
   ws.d1.resize(rows * std::max(h1_, h2_));
+  ws.wt.resize(std::max({std::size_t{h1_} * n_obs_, std::size_t{h2_} * h1_, std::size_t{n_act_} * h2_}));
   ws.rows = rows;
 }
 
@@ -131,12 +144,12 @@ template <typename T>
 void ActorCritic<T>::forward(const T* obs, std::size_t n, Workspace& ws) const {
   reserve(ws, n);
   const T* p = params_.data();
-  dense_forward(obs, n, n_obs_, p + off_[pi1_w], p + off_[pi1_b], h1_, ws.a1.data(), true);
-  dense_forward(ws.a1.data(), n, h1_, p + off_[pi2_w], p + off_[pi2_b], h2_, ws.a2.data(), true);
-  dense_forward(ws.a2.data(), n, h2_, p + off_[act_w], p + off_[act_b], n_act_, ws.logits.data(), false);
-  dense_forward(obs, n, n_obs_, p + off_[vf1_w], p + off_[vf1_b], h1_, ws.c1.data(), true);
-  dense_forward(ws.c1.data(), n, h1_, p + off_[vf2_w], p + off_[vf2_b], h2_, ws.c2.data(), true);
-  dense_forward(ws.c2.data(), n, h2_, p + off_[val_w], p + off_[val_b], 1, ws.value.data(), false);
+  dense_forward(obs, n, n_obs_, p + off_[pi1_w], p + off_[pi1_b], h1_, ws.a1.data(), true, ws.wt.data());
+  dense_forward(ws.a1.data(), n, h1_, p + off_[pi2_w], p + off_[pi2_b], h2_, ws.a2.data(), true, ws.wt.data());
+  dense_forward(ws.a2.data(), n, h2_, p + off_[act_w], p + off_[act_b], n_act_, ws.logits.data(), false, ws.wt.data());
+  dense_forward(obs, n, n_obs_, p + off_[vf1_w], p + off_[vf1_b], h1_, ws.c1.data(), true, ws.wt.data());
+  dense_forward(ws.c1.data(), n, h1_, p + off_[vf2_w], p + off_[vf2_b], h2_, ws.c2.data(), true, ws.wt.data());
+  dense_forward(ws.c2.data(), n, h2_, p + off_[val_w], p + off_[val_b], 1, ws.value.data(), false, ws.wt.data());
   // log-softmax per row
   for (std::size_t r = 0; r < n; ++r) {
     const T* z = ws.logits.data() + r * n_act_;
@@ -229,21 +242,30 @@ PpoLossTerms ActorCritic<T>::loss_impl(const PpoMinibatch<T>& mb, const PpoCoeff
   T* d1 = ws.d1.data();
   // policy: heads -> a2 -> a1
   dense_backward(ws.a2.data(), n, h2_, p + off_[act_w], n_act_, ws.logits.data(), grad + off_[act_w],
-                 grad + off_[act_b], d2);
+                 grad + off_[act_b], d2, ws.wt.data());
   tanh_backward(ws.a2.data(), n * h2_, d2);
-  dense_backward(ws.a1.data(), n, h1_, p + off_[pi2_w], h2_, d2, grad + off_[pi2_w], grad + off_[pi2_b], d1);
+  dense_backward(ws.a1.data(), n, h1_, p + off_[pi2_w], h2_, d2, grad + off_[pi2_w], grad + off_[pi2_b], d1, ws.wt.data());
   tanh_backward(ws.a1.data(), n * h1_, d1);
   dense_backward(mb.obs, n, n_obs_, p + off_[pi1_w], h1_, d1, grad + off_[pi1_w], grad + off_[pi1_b],
-                 static_cast<T*>(nullptr));
+                 static_cast<T*>(nullptr), ws.wt.data());
   // value: head -> c2 -> c1
   dense_backward(ws.c2.data(), n, h2_, p + off_[val_w], 1, ws.value.data(), grad + off_[val_w], grad + off_[val_b],
-                 d2);
+                 d2, ws.wt.data());
   tanh_backward(ws.c2.data(), n * h2_, d2);
-  dense_backward(ws.c1.data(), n, h1_, p + off_[vf2_w], h2_, d2, grad + off_[vf2_w], grad + off_[vf2_b], d1);
+  dense_backward(ws.c1.data(), n, h1_, p + off_[vf2_w], h2_, d2, grad + off_[vf2_w], grad + off_[vf2_b], d1, ws.wt.data());
   tanh_backward(ws.c1.data(), n * h1_, d1);
   dense_backward(mb.obs, n, n_obs_, p + off_[vf1_w], h1_, d1, grad + off_[vf1_w], grad + off_[vf1_b],
-                 static_cast<T*>(nullptr));
+                 static_cast<T*>(nullptr), ws.wt.data());
   return out;
+}
+
+void train_gemm(std::size_t M, std::size_t N, std::size_t K, const float* A, std::size_t a_rs, std::size_t a_cs,
+                const float* B, std::size_t ldb, float* C, std::size_t ldc, bool accumulate) noexcept {
+  detail::gemm_bcast<float>(M, N, K, A, a_rs, a_cs, B, ldb, C, ldc, accumulate);
+}
+void train_gemm(std::size_t M, std::size_t N, std::size_t K, const double* A, std::size_t a_rs, std::size_t a_cs,
+                const double* B, std::size_t ldb, double* C, std::size_t ldc, bool accumulate) noexcept {
+  detail::gemm_bcast<double>(M, N, K, A, a_rs, a_cs, B, ldb, C, ldc, accumulate);
 }
 
 template class ActorCritic<float>;

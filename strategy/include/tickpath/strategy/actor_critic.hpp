@@ -33,19 +33,36 @@ namespace tickpath::strategy {
 // over the whole float range (the tests sweep it against std::tanh); the
 // backward pass uses the activation it produced, so they stay consistent.
 inline float tanh_train(float x) noexcept {
-  const float ax = std::fmin(std::fabs(x), 9.0f);  // tanh(9) = 1 - 3e-8
-  const float t = ax * 2.8853900817779268f;         // 2|x| log2(e)
-  const float n = std::floor(t + 0.5f);
-  const float f = t - n;                            // [-0.5, 0.5]
+  // No std::fmin or std::floor: without -ffast-math GCC keeps them as a
+  // call and scalar code. A select (NaN -> 9, as fmin) and a truncation
+  // (t >= 0, so it is the floor) vectorise where the translation unit has
+  // -fno-trapping-math (actor_critic.cpp: it changes no value, only which
+  // floating-point exception flags may be raised).
+  const float a = std::fabs(x);
+  const float ax = a <= 9.0f ? a : 9.0f;               // tanh(9) = 1 - 3e-8
+  const float t = ax * 2.8853900817779268f;            // 2|x| log2(e)
+  const std::int32_t ni = static_cast<std::int32_t>(t + 0.5f);  // round to nearest
+  const float f = t - static_cast<float>(ni);          // [-0.5, 0.5]
   const float p =
       1.0f + f * (0.69314718f + f * (0.24022652f + f * (0.05550411f + f * (0.00961813f + f * (0.00133336f + f * 0.00015404f)))));
-  const std::int32_t bits = (static_cast<std::int32_t>(n) + 127) << 23;
+  const std::int32_t bits = (ni + 127) << 23;
   float scale;
   std::memcpy(&scale, &bits, sizeof scale);
   const float e = p * scale;
   const float r = (e - 1.0f) / (e + 1.0f);
   return std::copysign(r, x);
 }
+
+// The matrix product training is made of, as ActorCritic runs it:
+//   C[m][j] = (accumulate ? C[m][j] : 0) + sum_{k<K} A[m*a_rs + k*a_cs] * B[k*ldb + j]
+// for m < M, j < N. A is addressed through two strides (a transposed
+// operand is free), B and C by rows. Register-blocked (a tile of C stays in
+// vector registers for the whole k loop), summation over k in order, fused
+// multiply-adds. Exposed for the tests and the benchmarks.
+void train_gemm(std::size_t M, std::size_t N, std::size_t K, const float* A, std::size_t a_rs, std::size_t a_cs,
+                const float* B, std::size_t ldb, float* C, std::size_t ldc, bool accumulate) noexcept;
+void train_gemm(std::size_t M, std::size_t N, std::size_t K, const double* A, std::size_t a_rs, std::size_t a_cs,
+                const double* B, std::size_t ldb, double* C, std::size_t ldc, bool accumulate) noexcept;
 
 struct PpoCoefficients {
   double clip_range = 0.2;
@@ -93,9 +110,10 @@ class ActorCritic {
   [[nodiscard]] const std::vector<T>& params() const noexcept { return params_; }
   [[nodiscard]] std::size_t offset(Tensor t) const noexcept { return off_[t]; }
 
-  // Per-batch scratch: activations kept for the backward pass.
+  // Per-batch scratch: activations kept for the backward pass, and room
+  // for one layer's weights transposed.
   struct Workspace {
-    std::vector<T> a1, a2, c1, c2, logits, logp, value, d2, d1;
+    std::vector<T> a1, a2, c1, c2, logits, logp, value, d2, d1, wt;
     std::size_t rows = 0;
   };
   void reserve(Workspace& ws, std::size_t rows) const;

@@ -11,15 +11,17 @@
 //    minibatch updates timed alone (manual time), updates/s and env steps/s
 //    of its rollout as counters, and the PyTorch anchor's updates/s on T
 //    threads with the ratio.
-//  - BM_UpdateProducts/{0,1}: the matrix products of one minibatch update
+//  - BM_UpdateProducts/{0,1,2}: the matrix products of one minibatch update
 //    through the hidden layers of both networks (forward, weight gradients,
-//    input gradients; 1.78 M multiply-adds at batch 64), by tickpath's
-//    register-blocked kernel (0) and by oneDNN's matmul primitives created
-//    once with the same operand layouts (1); multiply-adds per second.
+//    input gradients; 1.79 M multiply-adds at batch 64), by tickpath's
+//    register-blocked kernel on one thread (0) and by oneDNN's matmul
+//    primitives, created once with the same operand layouts, on one thread
+//    (1) and on all of its OpenMP threads (2); multiply-adds per second.
 //  - BM_FmaPeak: what this core retires when it does nothing but
 //    independent vector FMAs from registers (multiply-adds per second): the
 //    ceiling for the two above.
 #include <immintrin.h>
+#include <omp.h>
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <cstdio>
@@ -140,7 +142,10 @@ struct ProductData {
 };
 
 void BM_UpdateProducts(benchmark::State& state) {
-  const bool onednn = state.range(0) == 1;
+  const bool onednn = state.range(0) >= 1;
+  // oneDNN (Debian's build) runs on OpenMP: one thread beside ours, or all.
+  static const int omp_default = omp_get_max_threads();
+  omp_set_num_threads(state.range(0) == 1 ? 1 : omp_default);
   const auto products = update_products();
   std::mt19937 rng(5);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
@@ -196,7 +201,9 @@ void BM_UpdateProducts(benchmark::State& state) {
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * macs));
   state.counters["macs_per_update"] = macs;
-  state.SetLabel(onednn ? "oneDNN matmul" : "tickpath train_gemm");
+  state.SetLabel(!onednn ? "tickpath train_gemm, 1 thread"
+                         : state.range(0) == 1 ? "oneDNN matmul, 1 thread"
+                                               : "oneDNN matmul, " + std::to_string(omp_default) + " threads");
 }
 
 void BM_FmaPeak(benchmark::State& state) {
@@ -227,7 +234,7 @@ void BM_FmaPeak(benchmark::State& state) {
 }  // namespace
 
 BENCHMARK(BM_EnvStep);
-BENCHMARK(BM_UpdateProducts)->Arg(0)->Arg(1);
+BENCHMARK(BM_UpdateProducts)->Arg(0)->Arg(1)->Arg(2);
 BENCHMARK(BM_FmaPeak);
 BENCHMARK(BM_PpoUpdate)->Arg(1)->Arg(2)->UseManualTime()->Iterations(3)->Unit(benchmark::kMillisecond);
 TICKPATH_BENCHMARK_MAIN()

@@ -162,6 +162,19 @@ def train_tables(runs):
         n = f"BM_PpoUpdate/{t}/iterations:3/manual_time"
         out.append(f"| {t} | {fmt(g(n, 'updates_per_s'))} | {fmt(g(n, 'torch_updates_per_s'))} | {fmt(g(n, 'vs_torch'), 1, 'x')} | "
                    f"{fmt(g(n, 'env_steps_per_s'))} |")
+    ours, dnnl, dnnl_all, peak = "BM_UpdateProducts/0", "BM_UpdateProducts/1", "BM_UpdateProducts/2", "BM_FmaPeak"
+    gmac = lambda n: per_run(runs, lambda r: get(r, n, "items_per_second") / 1e9)
+    us = lambda n: per_run(runs, lambda r: get(r, n) / 1e3)
+    out += ["\nThe dense-layer products of one update (both networks, batch 64, 1.79 M multiply-adds):\n",
+            "| products of one update | us | G multiply-adds/s | share of one core's FMA peak | oneDNN (1 thread) / tickpath time |",
+            "|---|---|---|---|---|",
+            f"| tickpath `train_gemm` | {fmt(us(ours), 1)} | {fmt(gmac(ours), 1)} | "
+            f"{fmt(per_run(runs, lambda r: 100 * get(r, ours, 'items_per_second') / get(r, peak, 'items_per_second')), 0, '%')} | "
+            f"{fmt(per_run(runs, lambda r: get(r, dnnl) / get(r, ours)), 2, 'x')} |",
+            f"| oneDNN matmul, 1 thread | {fmt(us(dnnl), 1)} | {fmt(gmac(dnnl), 1)} | "
+            f"{fmt(per_run(runs, lambda r: 100 * get(r, dnnl, 'items_per_second') / get(r, peak, 'items_per_second')), 0, '%')} | 1 |",
+            f"| oneDNN matmul, all threads | {fmt(us(dnnl_all), 1)} | {fmt(gmac(dnnl_all), 1)} | - | - |",
+            f"| FMA peak (registers only) | - | {fmt(gmac(peak), 1)} | 100% | - |"]
     return "\n".join(out)
 
 

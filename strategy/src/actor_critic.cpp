@@ -33,8 +33,7 @@ void dense_forward(const T* x, std::size_t rows, std::uint32_t in, const T* w, c
   if (rows >= static_cast<std::size_t>(detail::kGemmRows) && out >= detail::GemmVec<T>::lanes) {
     for (std::uint32_t o = 0; o < out; ++o)
       for (std::uint32_t i = 0; i < in; ++i) scratch[std::size_t{i} * out + o] = w[std::size_t{o} * in + i];
-    for (std::size_t r = 0; r < rows; ++r) std::copy(b, b + out, y + r * out);
-    detail::gemm_bcast<T>(rows, out, in, x, in, 1, scratch, out, y, out, true);
+    detail::gemm_bcast<T>(rows, out, in, x, in, 1, scratch, out, y, out, false, b);
   } else {
     for (std::size_t r = 0; r < rows; ++r) {
       const T* xr = x + r * in;

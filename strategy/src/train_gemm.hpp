@@ -54,12 +54,13 @@ inline void gemm_store(T* p, typename GemmVec<T>::type v) noexcept {
 // already offset).
 template <typename T, int MR, int NV>
 inline void gemm_tile(std::size_t K, const T* A, std::size_t a_rs, std::size_t a_cs, const T* B, std::size_t ldb, T* C,
-                      std::size_t ldc, bool accumulate) noexcept {
+                      std::size_t ldc, bool accumulate, const T* bias) noexcept {
   using V = typename GemmVec<T>::type;
   constexpr std::size_t W = GemmVec<T>::lanes;
   V c[MR][NV];
   for (int r = 0; r < MR; ++r)
-    for (int v = 0; v < NV; ++v) c[r][v] = accumulate ? gemm_load(C + r * ldc + v * W) : V{};
+    for (int v = 0; v < NV; ++v)
+      c[r][v] = accumulate ? gemm_load(C + r * ldc + v * W) : bias != nullptr ? gemm_load(bias + v * W) : V{};
   for (std::size_t k = 0; k < K; ++k) {
     V b[NV];
     for (int v = 0; v < NV; ++v) b[v] = gemm_load(B + k * ldb + v * W);
@@ -75,30 +76,32 @@ inline void gemm_tile(std::size_t K, const T* A, std::size_t a_rs, std::size_t a
 // MR rows of C: full tiles, then single vectors, then scalar columns.
 template <typename T, int MR>
 inline void gemm_rows(std::size_t N, std::size_t K, const T* A, std::size_t a_rs, std::size_t a_cs, const T* B,
-                      std::size_t ldb, T* C, std::size_t ldc, bool accumulate) noexcept {
+                      std::size_t ldb, T* C, std::size_t ldc, bool accumulate, const T* bias) noexcept {
   constexpr std::size_t W = GemmVec<T>::lanes;
   std::size_t j = 0;
   for (; j + kGemmVecs * W <= N; j += kGemmVecs * W)
-    gemm_tile<T, MR, kGemmVecs>(K, A, a_rs, a_cs, B + j, ldb, C + j, ldc, accumulate);
-  for (; j + W <= N; j += W) gemm_tile<T, MR, 1>(K, A, a_rs, a_cs, B + j, ldb, C + j, ldc, accumulate);
+    gemm_tile<T, MR, kGemmVecs>(K, A, a_rs, a_cs, B + j, ldb, C + j, ldc, accumulate, bias ? bias + j : nullptr);
+  for (; j + W <= N; j += W)
+    gemm_tile<T, MR, 1>(K, A, a_rs, a_cs, B + j, ldb, C + j, ldc, accumulate, bias ? bias + j : nullptr);
   for (; j < N; ++j)
     for (int r = 0; r < MR; ++r) {
-      T s = accumulate ? C[r * ldc + j] : T(0);
+      T s = accumulate ? C[r * ldc + j] : bias != nullptr ? bias[j] : T(0);
       for (std::size_t k = 0; k < K; ++k) s += A[r * a_rs + k * a_cs] * B[k * ldb + j];
       C[r * ldc + j] = s;
     }
 }
 
-// C[m][j] = (accumulate ? C[m][j] : 0) + sum_{k<K} A[m*a_rs + k*a_cs] * B[k*ldb + j]
+// C[m][j] = (accumulate ? C[m][j] : bias ? bias[j] : 0) + sum_{k<K} A[m*a_rs + k*a_cs] * B[k*ldb + j]
 // for m < M, j < N.
 template <typename T>
 void gemm_bcast(std::size_t M, std::size_t N, std::size_t K, const T* A, std::size_t a_rs, std::size_t a_cs,
-                const T* B, std::size_t ldb, T* C, std::size_t ldc, bool accumulate) noexcept {
+                const T* B, std::size_t ldb, T* C, std::size_t ldc, bool accumulate,
+                const T* bias = nullptr) noexcept {
   std::size_t m = 0;
   for (; m + kGemmRows <= M; m += kGemmRows)
-    gemm_rows<T, kGemmRows>(N, K, A + m * a_rs, a_rs, a_cs, B, ldb, C + m * ldc, ldc, accumulate);
-  for (; m + 2 <= M; m += 2) gemm_rows<T, 2>(N, K, A + m * a_rs, a_rs, a_cs, B, ldb, C + m * ldc, ldc, accumulate);
-  for (; m < M; ++m) gemm_rows<T, 1>(N, K, A + m * a_rs, a_rs, a_cs, B, ldb, C + m * ldc, ldc, accumulate);
+    gemm_rows<T, kGemmRows>(N, K, A + m * a_rs, a_rs, a_cs, B, ldb, C + m * ldc, ldc, accumulate, bias);
+  for (; m + 2 <= M; m += 2) gemm_rows<T, 2>(N, K, A + m * a_rs, a_rs, a_cs, B, ldb, C + m * ldc, ldc, accumulate, bias);
+  for (; m < M; ++m) gemm_rows<T, 1>(N, K, A + m * a_rs, a_rs, a_cs, B, ldb, C + m * ldc, ldc, accumulate, bias);
 }
 
 }  // namespace tickpath::strategy::detail

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <benchmark/benchmark.h>
+#include <immintrin.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -43,6 +44,35 @@ inline void add_context() {
   }
   benchmark::AddCustomContext("clock", std::string(clock().source_name()));
   benchmark::AddCustomContext("clock_stamp_ns", std::to_string(clock().overhead_ns()));
+}
+
+// What this core retires when it does nothing but independent vector FMAs
+// from registers, in multiply-adds per second (items/s): the ceiling for any
+// dense-layer kernel, measured rather than computed from a clock rate (the
+// core's clock under load is not the TSC's).
+inline void BM_FmaPeak(benchmark::State& state) {
+  constexpr int kChains = 12;  // > latency x ports: the FMA units, not a dependency, set the pace
+  constexpr int kSteps = 256;
+#if defined(__AVX512F__)
+  using V = __m512;
+  constexpr int kLanes = 16;
+  auto fma = [](V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); };
+  auto set1 = [](float x) { return _mm512_set1_ps(x); };
+#else
+  using V = __m256;
+  constexpr int kLanes = 8;
+  auto fma = [](V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); };
+  auto set1 = [](float x) { return _mm256_set1_ps(x); };
+#endif
+  V acc[kChains];
+  for (int j = 0; j < kChains; ++j) acc[j] = set1(static_cast<float>(j) * 1e-3f);
+  const V m = set1(0.999f), a = set1(1e-4f);
+  for (auto _ : state) {
+    for (int s = 0; s < kSteps; ++s)
+      for (int j = 0; j < kChains; ++j) acc[j] = fma(acc[j], m, a);
+    for (int j = 0; j < kChains; ++j) benchmark::DoNotOptimize(acc[j]);
+  }
+  state.SetItemsProcessed(state.iterations() * kSteps * kChains * kLanes);
 }
 
 }  // namespace tickpath::bench

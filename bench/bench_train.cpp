@@ -20,7 +20,6 @@
 //  - BM_FmaPeak: what this core retires when it does nothing but
 //    independent vector FMAs from registers (multiply-adds per second): the
 //    ceiling for the two above.
-#include <immintrin.h>
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -206,35 +205,10 @@ void BM_UpdateProducts(benchmark::State& state) {
                                                : "oneDNN matmul, " + std::to_string(omp_default) + " threads");
 }
 
-void BM_FmaPeak(benchmark::State& state) {
-  constexpr int kChains = 12;  // > latency x ports: the FMA units, not a dependency, set the pace
-  constexpr int kSteps = 256;
-#if defined(__AVX512F__)
-  using V = __m512;
-  constexpr int kLanes = 16;
-  auto fma = [](V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); };
-  auto set1 = [](float x) { return _mm512_set1_ps(x); };
-#else
-  using V = __m256;
-  constexpr int kLanes = 8;
-  auto fma = [](V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); };
-  auto set1 = [](float x) { return _mm256_set1_ps(x); };
-#endif
-  V acc[kChains];
-  for (int j = 0; j < kChains; ++j) acc[j] = set1(static_cast<float>(j) * 1e-3f);
-  const V m = set1(0.999f), a = set1(1e-4f);
-  for (auto _ : state) {
-    for (int s = 0; s < kSteps; ++s)
-      for (int j = 0; j < kChains; ++j) acc[j] = fma(acc[j], m, a);
-    for (int j = 0; j < kChains; ++j) benchmark::DoNotOptimize(acc[j]);
-  }
-  state.SetItemsProcessed(state.iterations() * kSteps * kChains * kLanes);
-}
-
 }  // namespace
 
 BENCHMARK(BM_EnvStep);
 BENCHMARK(BM_UpdateProducts)->Arg(0)->Arg(1)->Arg(2);
-BENCHMARK(BM_FmaPeak);
+BENCHMARK(tickpath::bench::BM_FmaPeak)->Name("BM_FmaPeak");
 BENCHMARK(BM_PpoUpdate)->Arg(1)->Arg(2)->UseManualTime()->Iterations(3)->Unit(benchmark::kMillisecond);
 TICKPATH_BENCHMARK_MAIN()

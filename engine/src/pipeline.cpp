@@ -697,6 +697,8 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     bs.best_bid = b->bids().empty() ? 0.0 : static_cast<double>(b->bids()[0].price_e8) * 1e-8;
     bs.best_ask = b->asks().empty() ? 0.0 : static_cast<double>(b->asks()[0].price_e8) * 1e-8;
     bs.checksum = book_checksum(b->bids(), b->asks());
+    bs.level_overflows = b->counters().overflows;
+    bs.bad_levels = b->counters().bad_levels;
     rep.book_states.push_back(std::move(bs));
   }
   rep.laps = fstats->laps.get();

@@ -47,9 +47,9 @@ std::string RunReport::to_json() const {
   for (std::size_t i = 0; i < book_states.size(); ++i) {
     const auto& b = book_states[i];
     o += fmt::format("{}{{\"symbol\":\"{}\",\"synced\":{},\"last_update_id\":{},\"bid_levels\":{},\"ask_levels\":{},"
-                     "\"best_bid\":{},\"best_ask\":{},\"checksum\":\"{:016x}\"}}",
+                     "\"best_bid\":{},\"best_ask\":{},\"checksum\":\"{:016x}\",\"level_overflows\":{},\"bad_levels\":{}}}",
                      i ? "," : "", esc(b.symbol), b.synced, b.last_update_id, b.bid_levels, b.ask_levels, num(b.best_bid),
-                     num(b.best_ask), b.checksum);
+                     num(b.best_ask), b.checksum, b.level_overflows, b.bad_levels);
   }
   o += "]},";
   o += fmt::format("\"duration_s\":{},\"throughput_msgs_per_s\":{},\"clock\":\"{}\",\"clock_overhead_ns\":{},",
@@ -143,10 +143,14 @@ std::string RunReport::to_table() const {
       o += fmt::format("    reject {:<22} {}\n", feed::to_string(static_cast<feed::RejectReason>(i)), reject_by_reason[i]);
   o += fmt::format("  {:.3f} s, {:.0f} frames/s, backpressure {:.3f} ms, bars closed {}, laps {}\n", duration_s,
                    throughput_msgs_per_s, backpressure_ns * 1e-6, bars_closed, laps);
-  if (books > 0)
+  if (books > 0) {
+    std::uint64_t overflows = 0, bad = 0;
+    for (const auto& b : book_states) overflows += b.level_overflows, bad += b.bad_levels;
     o += fmt::format("  order books {} ({} synced at the end), {} snapshots applied, {} diffs out of sequence (need a new snapshot), "
-                     "{} held while a snapshot was fetched\n",
-                     books, books_synced, book_snapshots, book_out_of_sync, diffs_held);
+                     "{} held while a snapshot was fetched, {} levels past capacity, {} levels refused (price <= 0 or "
+                     "quantity < 0)\n",
+                     books, books_synced, book_snapshots, book_out_of_sync, diffs_held, overflows, bad);
+  }
   if (live) {
     o += fmt::format("  live: TLS {}, {} connections, {} reconnects ({} stale), {} rotations, {} failed connects, "
                      "outage {:.3f} s, {} duplicates dropped, {} frames missing by sequence\n",

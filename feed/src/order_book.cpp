@@ -37,8 +37,14 @@ bool OrderBookSide::set(std::int64_t price, std::int64_t qty) noexcept {
 }
 
 void BookSync::apply(const LevelSpan& s, OrderBookSide& side) noexcept {
-  for (std::uint32_t i = 0; i < s.size; ++i)
-    if (!side.set(s.data[i].price.e8, s.data[i].qty.e8)) ++counters_.overflows;
+  for (std::uint32_t i = 0; i < s.size; ++i) {
+    const std::int64_t price = s.data[i].price.e8, qty = s.data[i].qty.e8;
+    if (price <= 0 || qty < 0) {
+      ++counters_.bad_levels;
+      continue;
+    }
+    if (!side.set(price, qty)) ++counters_.overflows;
+  }
 }
 
 void BookSync::on_snapshot(std::int64_t last_update_id, const LevelSpan& bids, const LevelSpan& asks) noexcept {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -186,6 +187,14 @@ KlineLoad parse_kline_csv(std::string_view text, const std::string& name) {
     if (!num(c_open, b.open) || !num(c_high, b.high) || !num(c_low, b.low) || !num(c_close, b.close) ||
         !num(c_vol, b.volume))
       return fail("bad number in '" + std::string(line.substr(0, 120)) + "'");
+    // A bar the indicators and the portfolio can use: finite, positive
+    // prices with low <= open, close <= high, and a volume that is not negative.
+    if (!std::isfinite(b.open) || !std::isfinite(b.high) || !std::isfinite(b.low) || !std::isfinite(b.close) ||
+        !std::isfinite(b.volume) || !(b.low > 0) || !(b.volume >= 0))
+      return fail("price or volume not finite, price not positive or volume negative in '" +
+                  std::string(line.substr(0, 120)) + "'");
+    if (!(b.low <= b.open && b.low <= b.close && b.open <= b.high && b.close <= b.high))
+      return fail("low/high do not bound open and close in '" + std::string(line.substr(0, 120)) + "'");
     if (!out.bars.empty() && b.open_time_ms <= out.bars.back().open_time_ms)
       return fail("open_time goes backwards or repeats");
     out.bars.push_back(b);

@@ -147,6 +147,7 @@ struct BookSummary {
   std::uint32_t bid_levels = 0, ask_levels = 0;
   double best_bid = 0, best_ask = 0;
   std::uint64_t checksum = 0;
+  std::uint64_t level_overflows = 0, bad_levels = 0;  // levels past the book's capacity; refused levels
 };
 std::uint64_t book_checksum(const feed::OrderBookSide& bids, const feed::OrderBookSide& asks) noexcept;
 

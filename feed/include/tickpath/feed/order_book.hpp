@@ -49,6 +49,9 @@ enum class BookState : std::uint8_t { awaiting_snapshot, awaiting_first_diff, sy
 
 struct BookCounters {
   std::uint64_t diffs_applied = 0, diffs_stale = 0, diffs_before_snapshot = 0, gaps = 0, overflows = 0, snapshots = 0;
+  // Levels refused: a price that is not positive or a quantity below zero
+  // (no exchange sends them; the frame's other levels still apply).
+  std::uint64_t bad_levels = 0;
 };
 
 class BookSync {

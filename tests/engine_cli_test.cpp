@@ -2,7 +2,11 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <chrono>
+#include <csignal>
 #include <cstdio>
+#include <filesystem>
+#include <thread>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <cmath>
@@ -11,6 +15,10 @@
 
 #include "support/run_command.hpp"
 #include "support/test_data.hpp"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace {
 using Result = tickpath::test::CommandResult;
@@ -266,4 +274,68 @@ TEST(Cli_Train, TheShippedModelIsServedAndMatchesItsWalkForwardRow) {
   EXPECT_NEAR(j["strategies"]["policy"]["total_return"].get<double>(), 0.0288, 0.00005);
   EXPECT_EQ(j["strategies"]["policy"]["trades"], 5);
   EXPECT_NEAR(j["strategies"]["buy_and_hold"]["total_return"].get<double>(), 0.0292, 0.00005);
+}
+
+// SIGINT and SIGTERM end a run the way the end of a feed does: the journal
+// is drained and closed (it replays to exactly the frames it says it holds),
+// the final report is written and says what stopped the run, exit status 0.
+TEST(Cli_Signals, SigintAndSigtermStopARecordingRunCleanly) {
+  namespace fs = std::filesystem;
+  for (const int sig : {SIGINT, SIGTERM}) {
+    const std::string name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+    const std::string dir = ::testing::TempDir() + "signal-journal-" + name;
+    const std::string report = ::testing::TempDir() + "signal-report-" + name + ".json";
+    fs::remove_all(dir);
+    fs::remove(report);
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      const int devnull = open("/dev/null", O_WRONLY);
+      dup2(devnull, 1);
+      execl(TICKPATH_BIN, TICKPATH_BIN, "run", "--feed", "synthetic", "--duration", "600", "--pace", "20000", "--record",
+            dir.c_str(), "--report", report.c_str(), "--quiet", "--no-mlock", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    // Wait until frames are being journaled, then signal.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    auto journaled = [&] {
+      std::error_code ec;
+      if (!fs::exists(dir, ec)) return false;
+      for (const auto& e : fs::recursive_directory_iterator(dir, ec))
+        if (e.is_regular_file(ec) && e.file_size(ec) > 0) return true;
+      return false;
+    };
+    while (!journaled() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ASSERT_TRUE(journaled()) << "the run never journaled a frame";
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    ASSERT_EQ(kill(pid, sig), 0);
+    int status = 0;
+    pid_t done = 0;
+    for (int i = 0; i < 3000 && done == 0; ++i) {  // 30 s
+      done = waitpid(pid, &status, WNOHANG);
+      if (done == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (done == 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      FAIL() << name << " did not stop the run within 30 s";
+    }
+    ASSERT_TRUE(WIFEXITED(status)) << name << ": the run died instead of exiting";
+    EXPECT_EQ(WEXITSTATUS(status), 0) << name;
+    const auto j = nlohmann::json::parse(tickpath::test::read_file(report));
+    EXPECT_EQ(j["stopped_by"], name);
+    const auto frames = j["journal"]["frames"].get<std::uint64_t>();
+    EXPECT_GT(frames, 0U);
+    EXPECT_EQ(j["journal"]["drops"], 0);
+    EXPECT_EQ(j["journal"]["error"], "");
+    EXPECT_EQ(j["messages"].get<std::uint64_t>(), frames) << "every frame the feed read is in the journal";
+    // The journal holds every frame it counted, readable to the last one.
+    const std::string replay_report = ::testing::TempDir() + "signal-replay-" + name + ".json";
+    const auto r = run("run --feed replay:" + dir + " --quiet --no-mlock --report " + replay_report + " 2>&1");
+    ASSERT_EQ(r.status, 0) << r.out;
+    const auto jr = nlohmann::json::parse(tickpath::test::read_file(replay_report));
+    EXPECT_EQ(jr["messages"].get<std::uint64_t>(), frames) << name;
+    EXPECT_EQ(jr["rejects"], 0) << name;
+  }
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: Release build with tests, then the same tests under
 # AddressSanitizer + UndefinedBehaviorSanitizer, then the threaded tests under
-# ThreadSanitizer. Exits non-zero on any failure.
+# ThreadSanitizer, then a bounded libFuzzer run of every parser of outside
+# input (tools/fuzz.sh). Exits non-zero on any failure.
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 jobs="$(nproc)"
 
@@ -18,3 +19,6 @@ echo "== ThreadSanitizer build and the threaded tests"
 tickpath_build tsan RelWithDebInfo -DTICKPATH_TSAN=ON -DTICKPATH_BENCH=OFF -- infra_tests engine_tests tickpath
 (cd "$TICKPATH_ROOT/build/tsan" && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
   ctest --output-on-failure -j "$jobs" -R 'SpscRing|ByteRing|LatencyHistogram|Pipeline_|Live_')
+
+echo "== Fuzzing: every parser of outside input, bounded (FUZZ_SECONDS, default 20 s per target)"
+FUZZ_SECONDS="${FUZZ_SECONDS:-20}" "$TICKPATH_ROOT/tools/fuzz.sh"

@@ -30,7 +30,14 @@
 namespace {
 
 std::atomic<bool> g_stop{false};
-void on_signal(int) { g_stop.store(true); }
+std::atomic<int> g_signal{0};
+// Async-signal-safe: two lock-free stores. The hot threads see the flag
+// within 64 polls, drain, and the run ends the way a finished feed does
+// (journal drained and closed, report written, exit 0).
+void on_signal(int s) {
+  g_signal.store(s);
+  g_stop.store(true);
+}
 
 int fail(const std::string& msg) {
   std::fprintf(stderr, "tickpath: %s\n", msg.c_str());
@@ -155,8 +162,9 @@ int cmd_run(const std::string& feed, const std::string& symbols, std::uint64_t m
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   std::string error;
-  const auto rep = tickpath::engine::run_pipeline(cfg, error, &g_stop);
+  auto rep = tickpath::engine::run_pipeline(cfg, error, &g_stop);
   if (!error.empty()) return fail(error);
+  if (const int s = g_signal.load(); s != 0) rep.stopped_by = s == SIGINT ? "SIGINT" : s == SIGTERM ? "SIGTERM" : "signal";
   std::fputs(rep.to_table().c_str(), stdout);
   for (const auto& w : rep.warnings) std::fprintf(stderr, "%s\n", w.c_str());
   if (!report.empty()) {

@@ -87,6 +87,7 @@ std::string RunReport::to_json() const {
     o += fmt::format("\"journal\":{{\"dir\":\"{}\",\"frames\":{},\"bytes\":{},\"files\":{},\"drops\":{},\"error\":\"{}\"}},",
                      esc(journal_dir), journal_frames, journal_bytes, journal_files, journal_drops, esc(journal_error));
   if (journal_replay) o += "\"journal_replay\":true,";
+  if (!stopped_by.empty()) o += fmt::format("\"stopped_by\":\"{}\",", stopped_by);
   o += "\"warnings\":[";
   for (std::size_t i = 0; i < warnings.size(); ++i) o += fmt::format("{}\"{}\"", i ? "," : "", esc(warnings[i]));
   o += "],\"hygiene\":[";
@@ -166,6 +167,7 @@ std::string RunReport::to_table() const {
   if (!journal_dir.empty())
     o += fmt::format("  journal {}: {} frames, {:.1f} MB in {} files, {} not journaled (ring full)\n", journal_dir,
                      journal_frames, static_cast<double>(journal_bytes) * 1e-6, journal_files, journal_drops);
+  if (!stopped_by.empty()) o += fmt::format("  stopped by {}: feed drained, journal closed, report complete\n", stopped_by);
   o += fmt::format("  clock {} ({:.3f} ticks/ns), one stamp costs {:.1f} ns{}\n", clock, tsc_ghz, clock_overhead_ns,
                    clock_note.empty() ? "" : " - " + clock_note);
   if (!policy_backend.empty())

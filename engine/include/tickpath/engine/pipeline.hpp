@@ -182,6 +182,7 @@ struct RunReport {
   // journal (--record)
   std::string journal_dir, journal_error;
   std::uint64_t journal_frames = 0, journal_drops = 0, journal_bytes = 0, journal_files = 0;
+  std::string stopped_by;  // "SIGINT" / "SIGTERM" when a signal ended the run (set by the command line)
   bool journal_replay = false;  // the feed was a journal directory (de-duplication and held diffs on, as live)
   std::uint64_t udp_datagrams = 0, udp_truncated = 0;  // udp feed
   std::string tls;  // "verified" | "INSECURE (not verified)" | "none"

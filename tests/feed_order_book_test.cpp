@@ -120,7 +120,7 @@ TEST(OrderBook_Sync, GapsNeedANewSnapshotAndUpdatesNeverAllocate) {
   EXPECT_FALSE(b.on_diff(24, 25, one, none));  // 23 missing
   EXPECT_EQ(b.counters().gaps, 2U);
 
-  // Random walk against std::map, and the capacity limit.
+  // Random walk against std::map, and the capacity limit (the best 64 levels kept).
   OrderBookSide side(false, 64);
   std::map<std::int64_t, std::int64_t> ref;
   std::mt19937_64 rng(3);
@@ -132,15 +132,20 @@ TEST(OrderBook_Sync, GapsNeedANewSnapshotAndUpdatesNeverAllocate) {
     const std::int64_t p = static_cast<std::int64_t>(rng() % 200);
     const std::int64_t q = rng() % 3 == 0 ? 0 : static_cast<std::int64_t>(rng() % 1000 + 1);
     const bool ok = side.set(p, q);
-    if (!ok) {
+    count_allocations_on_this_thread(false);  // the std::map reference allocates; the side must not
+    if (!ok) {  // full: a better level pushes the deepest out, a deeper one is not taken
       ++refused;
       ASSERT_EQ(ref.size(), 64U);
       ASSERT_EQ(ref.count(p), 0U);
-      continue;
+      if (p < ref.rbegin()->first) {
+        ref.erase(std::prev(ref.end()));
+        ref[p] = q;
+      }
+    } else if (q == 0) {
+      ref.erase(p);
+    } else {
+      ref[p] = q;
     }
-    count_allocations_on_this_thread(false);  // the std::map reference allocates; the side must not
-    if (q == 0) ref.erase(p);
-    else ref[p] = q;
     count_allocations_on_this_thread(true);
     ASSERT_EQ(side.size(), ref.size());
   }

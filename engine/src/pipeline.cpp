@@ -127,7 +127,8 @@ constexpr std::size_t kHotStackPrefault = 256U << 10;
 
 }  // namespace
 
-std::uint64_t book_checksum(const feed::OrderBookSide& bids, const feed::OrderBookSide& asks) noexcept {
+std::uint64_t book_checksum(const feed::OrderBookSide& bids, const feed::OrderBookSide& asks,
+                            std::uint32_t levels) noexcept {
   std::uint64_t h = 0xcbf29ce484222325ULL;
   auto mix = [&h](std::int64_t v) {
     for (int i = 0; i < 8; ++i) {
@@ -136,7 +137,7 @@ std::uint64_t book_checksum(const feed::OrderBookSide& bids, const feed::OrderBo
     }
   };
   for (const auto* side : {&bids, &asks})
-    for (std::uint32_t i = 0; i < side->size(); ++i) {
+    for (std::uint32_t i = 0; i < side->size() && i < levels; ++i) {
       mix((*side)[i].price_e8);
       mix((*side)[i].qty_e8);
     }
@@ -697,6 +698,7 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     bs.best_bid = b->bids().empty() ? 0.0 : static_cast<double>(b->bids()[0].price_e8) * 1e-8;
     bs.best_ask = b->asks().empty() ? 0.0 : static_cast<double>(b->asks()[0].price_e8) * 1e-8;
     bs.checksum = book_checksum(b->bids(), b->asks());
+    bs.top_checksum = book_checksum(b->bids(), b->asks(), BookSummary::kTopLevels);
     bs.level_overflows = b->counters().overflows;
     bs.bad_levels = b->counters().bad_levels;
     rep.book_states.push_back(std::move(bs));

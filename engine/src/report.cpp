@@ -47,9 +47,9 @@ std::string RunReport::to_json() const {
   for (std::size_t i = 0; i < book_states.size(); ++i) {
     const auto& b = book_states[i];
     o += fmt::format("{}{{\"symbol\":\"{}\",\"synced\":{},\"last_update_id\":{},\"bid_levels\":{},\"ask_levels\":{},"
-                     "\"best_bid\":{},\"best_ask\":{},\"checksum\":\"{:016x}\",\"level_overflows\":{},\"bad_levels\":{}}}",
+                     "\"best_bid\":{},\"best_ask\":{},\"checksum\":\"{:016x}\",\"top_checksum\":\"{:016x}\",\"level_overflows\":{},\"bad_levels\":{}}}",
                      i ? "," : "", esc(b.symbol), b.synced, b.last_update_id, b.bid_levels, b.ask_levels, num(b.best_bid),
-                     num(b.best_ask), b.checksum, b.level_overflows, b.bad_levels);
+                     num(b.best_ask), b.checksum, b.top_checksum, b.level_overflows, b.bad_levels);
   }
   o += "]},";
   o += fmt::format("\"duration_s\":{},\"throughput_msgs_per_s\":{},\"clock\":\"{}\",\"clock_overhead_ns\":{},",

@@ -29,7 +29,12 @@ bool OrderBookSide::set(std::int64_t price, std::int64_t qty) noexcept {
     levels_[i].qty_e8 = qty;
     return true;
   }
-  if (n_ == cap_) return false;
+  if (n_ == cap_) {
+    if (i == n_) return false;  // deeper than everything held: not taken
+    std::memmove(&levels_[i + 1], &levels_[i], (n_ - i - 1) * sizeof(BookLevel));  // the deepest falls off
+    levels_[i] = {price, qty};
+    return false;
+  }
   std::memmove(&levels_[i + 1], &levels_[i], (n_ - i) * sizeof(BookLevel));
   levels_[i] = {price, qty};
   ++n_;

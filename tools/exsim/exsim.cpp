@@ -371,6 +371,7 @@ struct ExchangeSimulator::Impl {
     c.st = St::ws;
     c.ws_index = st.sent_per_connection.size();
     st.sent_per_connection.push_back(0);
+    st.extra_per_connection.push_back(0);
     ++st.ws_connections;
     ++st.open_ws;
     if (!generating) {
@@ -438,6 +439,8 @@ struct ExchangeSimulator::Impl {
         case Fault::drop: close_client(c, true); break;  // (logged below)
         case Fault::malformed:
           append_server_frame(c.out, feed::WsOpcode::text, R"({"stream":"btcusdt@trade","data":{"e":"trade","E":17)");
+          ++st.malformed_sent;
+          ++st.extra_per_connection[c.ws_index];
           break;
         case Fault::ping:
           c.pings_outstanding.push_back(fmt::format("tp-{}", ++ping_counter));
@@ -456,6 +459,7 @@ struct ExchangeSimulator::Impl {
           big.append(n, 'x');
           big += "\"}";
           append_server_frame(c.out, feed::WsOpcode::text, big);
+          ++st.extra_per_connection[c.ws_index];
           break;
         }
         default: break;

@@ -79,6 +79,10 @@ struct SimStats {
   bool done = false;                      // max_frames reached
   double generating_s = 0;                // from the first stream client to done (or to now)
   std::vector<std::uint64_t> sent_per_connection;  // by WebSocket connection, in accept order
+  // Text frames that are not market data, by connection: injected malformed
+  // and oversized frames (a client counts them among the messages it reads).
+  std::vector<std::uint64_t> extra_per_connection;
+  std::uint64_t malformed_sent = 0;       // malformed frames queued (sum over clients)
 };
 
 struct SimBook {

@@ -146,10 +146,15 @@ struct BookSummary {
   std::int64_t last_update_id = 0;
   std::uint32_t bid_levels = 0, ask_levels = 0;
   double best_bid = 0, best_ask = 0;
-  std::uint64_t checksum = 0;
+  std::uint64_t checksum = 0;      // every level held
+  static constexpr std::uint32_t kTopLevels = 20;
+  std::uint64_t top_checksum = 0;  // the best kTopLevels of each side: exact even when the far tail was bounded
   std::uint64_t level_overflows = 0, bad_levels = 0;  // levels past the book's capacity; refused levels
 };
-std::uint64_t book_checksum(const feed::OrderBookSide& bids, const feed::OrderBookSide& asks) noexcept;
+// FNV-1a 64 over (price e8, qty e8), bids then asks, best first, at most
+// `levels` per side.
+std::uint64_t book_checksum(const feed::OrderBookSide& bids, const feed::OrderBookSide& asks,
+                            std::uint32_t levels = UINT32_MAX) noexcept;
 
 struct RunReport {
   std::string feed;

@@ -28,8 +28,11 @@ class OrderBookSide {
   OrderBookSide(bool descending, std::uint32_t capacity)
       : desc_(descending), cap_(capacity), levels_(std::make_unique<BookLevel[]>(capacity)) {}
 
-  // Sets (qty > 0) or removes (qty == 0) a level. False when a new level
-  // does not fit (counted by the caller); the side is unchanged then.
+  // Sets (qty > 0) or removes (qty == 0) a level. A full side keeps its
+  // best levels: a new level better than the deepest pushes the deepest out,
+  // one worse than all of them is not taken; both return false (counted by
+  // the caller), so the top of the book stays exact and only its far tail
+  // is bounded.
   bool set(std::int64_t price, std::int64_t qty) noexcept;
   void clear() noexcept { n_ = 0; }
   [[nodiscard]] std::uint32_t size() const noexcept { return n_; }

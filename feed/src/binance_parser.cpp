@@ -29,6 +29,7 @@ const char* to_string(RejectReason r) noexcept {
     case RejectReason::too_many_levels: return "too_many_levels";
     case RejectReason::bad_interval: return "bad_interval";
     case RejectReason::symbol_mismatch: return "symbol_mismatch";
+    case RejectReason::negative_value: return "negative_value";
     case RejectReason::no_symbol: return "no_symbol";
     case RejectReason::unknown_symbol: return "unknown_symbol";
     case RejectReason::duplicate: return "duplicate";
@@ -684,6 +685,47 @@ struct BinanceParser::Impl {
   }
 #undef TP_TRY
 
+  // Binance never sends a negative price or quantity, nor a book level at a
+  // price of zero or below; a frame that does is refused whole (for depth,
+  // the sequence gap it leaves then brings a fresh snapshot).
+  static const char* negative_field(const Message& m) noexcept {
+    using T = MessageType;
+    const auto levels_bad = [](const LevelSpan& s) noexcept {
+      for (std::uint32_t i = 0; i < s.size; ++i)
+        if (s.data[i].price.e8 <= 0 || s.data[i].qty.e8 < 0) return true;
+      return false;
+    };
+    switch (m.type) {
+      case T::trade:
+      case T::agg_trade:
+        if (m.p.e8 < 0) return "p";
+        if (m.q.e8 < 0) return "q";
+        return nullptr;
+      case T::book_ticker:
+        if (m.b.e8 < 0) return "b";
+        if (m.B.e8 < 0) return "B";
+        if (m.a.e8 < 0) return "a";
+        if (m.A.e8 < 0) return "A";
+        return nullptr;
+      case T::kline: {
+        const Decimal* v[] = {&m.k.o, &m.k.c, &m.k.h, &m.k.l, &m.k.v, &m.k.q, &m.k.V, &m.k.Q};
+        const char* names[] = {"k.o", "k.c", "k.h", "k.l", "k.v", "k.q", "k.V", "k.Q"};
+        for (std::size_t i = 0; i < std::size(v); ++i)
+          if (v[i]->e8 < 0) return names[i];
+        return nullptr;
+      }
+      case T::depth_update:
+        if (levels_bad(m.bids)) return "b";
+        if (levels_bad(m.asks)) return "a";
+        return nullptr;
+      case T::depth:
+        if (levels_bad(m.bids)) return "bids";
+        if (levels_bad(m.asks)) return "asks";
+        return nullptr;
+      default: return nullptr;
+    }
+  }
+
   RejectReason classify(Message& m) noexcept {
     using M = Message;
     std::uint32_t need = 0;
@@ -730,6 +772,10 @@ struct BinanceParser::Impl {
         m.bad_field = "k.i";
         return RejectReason::bad_interval;
       }
+    }
+    if (const char* bad = negative_field(m)) {
+      m.bad_field = bad;
+      return RejectReason::negative_value;
     }
     // The symbol: "s" when sent, else the stream name's prefix. When both are
     // there they must agree.

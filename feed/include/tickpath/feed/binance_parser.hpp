@@ -44,6 +44,7 @@ enum class RejectReason : std::uint8_t {
   no_symbol,       // engine: nothing in the frame names a symbol
   unknown_symbol,  // engine: symbol not in --symbols, or symbol table full
   duplicate,       // live: already seen on another connection (counted apart from rejects)
+  negative_value,  // a price or quantity below zero, or a book level's price not above zero
   count_
 };
 inline constexpr std::size_t kRejectReasons = static_cast<std::size_t>(RejectReason::count_);

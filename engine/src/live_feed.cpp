@@ -122,12 +122,16 @@ bool LiveFeed::start(std::string& error) {
 void LiveFeed::adopt(LiveConn* c) noexcept {
   const std::uint64_t now = clock_.now();
   c->adopted_tick = c->last_msg_tick = now;
-  // A second connection on a slot is a rotation: the old one overlaps for a while.
+  // A second connection on a slot is a rotation: the old one keeps reading
+  // until the new one has delivered for overlap_s (on_first_message sets
+  // the end then), so a new connection that is slow to start streaming
+  // cannot leave a hole between the two. If it never delivers, the old one
+  // goes after overlap_s + stale_after_s, when the new one is stale anyway.
   for (std::size_t i = 0; i < nconns_; ++i) {
     LiveConn& o = *conns_[i];
     if (o.slot == c->slot && !o.rotating_out) {
       o.rotating_out = true;
-      o.overlap_end_tick = now + clock_.ns_to_ticks(opts_.overlap_s * 1e9);
+      o.overlap_end_tick = now + clock_.ns_to_ticks(opts_.overlap_s * 1e9) + stale_ticks_;
     }
   }
   if (slot_down_since_[c->slot] != 0) {
@@ -138,6 +142,14 @@ void LiveFeed::adopt(LiveConn* c) noexcept {
   ++slot_open_[c->slot];
   conns_[nconns_++] = c;
   open_.store(nconns_, std::memory_order_relaxed);
+}
+
+void LiveFeed::on_first_message(const LiveConn& c, std::uint64_t rx) noexcept {
+  const std::uint64_t end = rx + clock_.ns_to_ticks(opts_.overlap_s * 1e9);
+  for (std::size_t i = 0; i < nconns_; ++i) {
+    LiveConn& o = *conns_[i];
+    if (&o != &c && o.slot == c.slot && o.rotating_out && end < o.overlap_end_tick) o.overlap_end_tick = end;
+  }
 }
 
 void LiveFeed::retire(std::size_t i, RetireReason why) noexcept {

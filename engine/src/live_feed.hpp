@@ -95,7 +95,7 @@ class LiveFeed {
       LiveConn& lc = *conns_[i];
       n += lc.ws->poll(clock_, [&](const char* d, std::size_t len, std::uint64_t rx) noexcept {
         if (rx > lc.last_msg_tick) lc.last_msg_tick = rx;
-        ++lc.messages;
+        if (++lc.messages == 1) on_first_message(lc, rx);
         on_frame(d, len, std::string_view{}, rx, &lc);
       });
       const feed::WsState st = lc.ws->state();
@@ -148,6 +148,7 @@ class LiveFeed {
   };
 
   void adopt(LiveConn* c) noexcept;
+  void on_first_message(const LiveConn& c, std::uint64_t rx) noexcept;
   void retire(std::size_t i, RetireReason why) noexcept;
   void housekeeping() noexcept;
   LiveConn* open_connection(std::size_t slot, std::string& error);

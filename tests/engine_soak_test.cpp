@@ -41,7 +41,8 @@ std::uint64_t resident_bytes() {
 // arrived or was in flight on a connection that was reset (an outage the
 // report counts), nothing is missing inside a connection, every malformed
 // frame that arrived is a counted reject, the books equal the simulator's,
-// and the process's resident memory after the first quarter stays flat.
+// and the process's resident memory after the first quarter stays flat (in
+// builds without sanitizers; under ASan, LeakSanitizer checks instead).
 TEST(Soak_Exsim, EveryFaultOnAScheduleNothingLostUncountedBooksEqualMemoryFlat) {
   double seconds = 60;
   if (const char* s = std::getenv("TICKPATH_SOAK_SECONDS")) seconds = std::max(10.0, std::atof(s));
@@ -114,7 +115,13 @@ TEST(Soak_Exsim, EveryFaultOnAScheduleNothingLostUncountedBooksEqualMemoryFlat) 
               seconds, static_cast<unsigned long long>(st.generated), static_cast<unsigned long long>(r.reconnects),
               r.outage_s, static_cast<unsigned long long>(in_flight), static_cast<unsigned long long>(malformed),
               static_cast<unsigned long long>(r.depth_gaps), static_cast<double>(first) / 1e6, growth_mb);
+#ifndef TICKPATH_SANITIZED
   EXPECT_LT(growth_mb, 8.0) << "resident memory grew during the soak";
+#else
+  // ASan keeps freed memory in its quarantine (up to 256 MB by default), so
+  // resident size says nothing about leaks in this build; LeakSanitizer
+  // checks the process at exit instead. The figure above is printed anyway.
+#endif
 }
 
 }  // namespace

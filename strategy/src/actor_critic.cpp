@@ -11,8 +11,9 @@ namespace tickpath::strategy {
 
 namespace {
 
-// y = tanh(y), vectorised (kept out of line: inlined after the matrix
-// product, GCC no longer vectorises it).
+// y = tanh(y), vectorised (tanh_train is written for it; this translation
+// unit's -fno-trapping-math lets GCC if-convert it). Out of line so the
+// profile shows the activations apart from the products.
 template <typename T>
 __attribute__((noinline)) void tanh_inplace(T* y, std::size_t n) {
   if constexpr (std::is_same_v<T, float>) {

@@ -134,6 +134,8 @@ void LiveFeed::adopt(LiveConn* c) noexcept {
       o.overlap_end_tick = now + clock_.ns_to_ticks(opts_.overlap_s * 1e9) + stale_ticks_;
     }
   }
+  c->holding = c->hold_cap != 0 && slot_open_[c->slot] > 0;  // a rotation: hold until the old one is gone
+  holding_ += c->holding;
   if (slot_down_since_[c->slot] != 0) {
     outage_ticks_.store(outage_ticks_.load(std::memory_order_relaxed) + (now - slot_down_since_[c->slot]),
                         std::memory_order_relaxed);
@@ -161,22 +163,31 @@ void LiveFeed::retire(std::size_t i, RetireReason why) noexcept {
   while (!retired_.push(c)) _mm_pause();  // 64 slots, drained every few ms by the io thread
 }
 
-void LiveFeed::housekeeping() noexcept {
-  const std::uint64_t now = clock_.now();
-  for (std::size_t i = 0; i < nconns_;) {
-    LiveConn& c = *conns_[i];
-    if (c.rotating_out && now >= c.overlap_end_tick) {
-      c.ws->close(1000);
-      retire(i, RetireReason::rotated);
-      continue;
-    }
-    if (stale_ticks_ != 0 && now - c.last_msg_tick > stale_ticks_) {
-      c.ws->close(1000);
-      retire(i, RetireReason::stale);
-      continue;
-    }
-    ++i;
-  }
+bool LiveFeed::retire_due(const LiveConn& c, std::uint64_t now, RetireReason& why) const noexcept {
+  if (c.rotating_out && now >= c.overlap_end_tick) return why = RetireReason::rotated, true;
+  if (stale_ticks_ != 0 && now - c.last_msg_tick > stale_ticks_) return why = RetireReason::stale, true;
+  return false;
+}
+
+bool LiveFeed::hold(LiveConn& c, const char* d, std::size_t len, std::uint64_t rx) noexcept {
+  const auto n = static_cast<std::uint32_t>(len);
+  const std::size_t need = sizeof n + sizeof rx + len + feed::kPadding;
+  if (c.hold_used + need > c.hold_cap) return false;
+  char* p = c.hold.get() + c.hold_used;
+  std::memcpy(p, &n, sizeof n);
+  std::memcpy(p + sizeof n, &rx, sizeof rx);
+  std::memcpy(p + sizeof n + sizeof rx, d, len);
+  std::memset(p + sizeof n + sizeof rx + len, 0, feed::kPadding);
+  c.hold_used += need;
+  ++held_frames_;
+  return true;
+}
+
+void LiveFeed::end_overlap_now(const LiveConn& c) noexcept {
+  ++hold_full_;
+  for (std::size_t i = 0; i < nconns_; ++i)
+    if (conns_[i] != &c && conns_[i]->slot == c.slot && conns_[i]->rotating_out) conns_[i]->overlap_end_tick = 0;
+  overlap_cut_ = true;
 }
 
 void LiveFeed::feed_wait(int timeout_ms) noexcept {
@@ -186,16 +197,6 @@ void LiveFeed::feed_wait(int timeout_ms) noexcept {
     fds[i] = {conns_[i]->ws->transport().native_handle(), POLLIN, 0};
   }
   (void)::poll(fds.data(), nconns_, timeout_ms);
-}
-
-void LiveFeed::feed_shutdown() noexcept {
-  shutting_down_.store(true, std::memory_order_release);  // the io thread stops reconnecting
-  LiveConn* c = nullptr;
-  while (handoff_.pop(c)) adopt(c);
-  while (nconns_ > 0) {
-    conns_[0]->ws->close(1000);
-    retire(0, RetireReason::shutdown);
-  }
 }
 
 // ---- io thread ----
@@ -265,6 +266,10 @@ void LiveFeed::io_tick() {
     if (need_rotation) {
       ++rotations_;
       s.rotating = true;
+      if (opts_.rotation_hold_bytes > 0) {  // pages are touched only as frames are held
+        nc->hold = std::make_unique_for_overwrite<char[]>(opts_.rotation_hold_bytes);
+        nc->hold_cap = opts_.rotation_hold_bytes;
+      }
     } else {
       ++reconnects_;
     }
@@ -324,6 +329,8 @@ void LiveFeed::finish(RunReport& rep) {
     if (r.closed_s < 0) r.end = "open at the end";
   rep.reconnects = reconnects_;
   rep.rotations = rotations_;
+  rep.rotation_held = held_frames_;
+  rep.rotation_hold_full = hold_full_;
   rep.connect_failures = connect_failures_;
   rep.connect_rate_limited = rate_limited_;
   rep.outage_s = clock_.to_ns(outage_ticks()) * 1e-9;

@@ -9,8 +9,12 @@
 //
 // Streams are spread over connections ("slots") of at most
 // max_streams_per_connection each. A slot holds one connection, or two
-// while a rotation overlaps them; the FeedHandler's de-duplication drops
-// what both deliver.
+// while a rotation overlaps them. During the overlap the new connection's
+// frames are held (raw, in a buffer the io thread allocated) and handled
+// after the old connection's last one; the FeedHandler's de-duplication
+// then drops what both delivered. Handling both as they come would let
+// whichever runs ahead pass ids the other has not delivered yet: the
+// de-duplication would then drop the late ones, a hole in trades and books.
 #pragma once
 
 #include <immintrin.h>
@@ -19,6 +23,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <memory>
 #include <string>
@@ -56,6 +61,10 @@ struct LiveConn {
   std::uint64_t messages = 0;
   SeqAccount sq;
   bool rotating_out = false;
+  // Rotation hold: [u32 length][u64 rx tick][frame][kPadding zero bytes]...
+  std::unique_ptr<char[]> hold;
+  std::size_t hold_cap = 0, hold_used = 0;
+  bool holding = false;
   RetireReason reason = RetireReason::failed;
   std::chrono::steady_clock::time_point opened_at{};
 };
@@ -96,16 +105,41 @@ class LiveFeed {
       n += lc.ws->poll(clock_, [&](const char* d, std::size_t len, std::uint64_t rx) noexcept {
         if (rx > lc.last_msg_tick) lc.last_msg_tick = rx;
         if (++lc.messages == 1) on_first_message(lc, rx);
+        if (lc.holding) {
+          if (hold(lc, d, len, rx)) return;
+          // Full: the overlap ends now. What was held goes first, then this
+          // frame; the old connection retires at the end of this spin.
+          end_overlap_now(lc);
+          release(lc, on_frame);
+        }
         on_frame(d, len, std::string_view{}, rx, &lc);
       });
       const feed::WsState st = lc.ws->state();
       if (st == feed::WsState::failed || st == feed::WsState::closed) {
+        if (lc.holding) release(lc, on_frame);  // received, so handled, even from a connection that failed
         retire(i, st == feed::WsState::closed ? RetireReason::closed_by_server : RetireReason::failed);
         continue;
       }
       ++i;
     }
-    if ((++spins_ & 255) == 0) housekeeping();
+    if ((++spins_ & 255) == 0 || overlap_cut_) {
+      overlap_cut_ = false;
+      const std::uint64_t now = clock_.now();
+      for (std::size_t i = 0; i < nconns_;) {
+        LiveConn& lc = *conns_[i];
+        RetireReason why{};
+        if (!retire_due(lc, now, why)) {
+          ++i;
+          continue;
+        }
+        if (lc.holding) release(lc, on_frame);
+        lc.ws->close(1000);
+        retire(i, why);
+      }
+    }
+    if (holding_ != 0)  // an old connection is gone: its successor's held frames come next
+      for (std::size_t i = 0; i < nconns_; ++i)
+        if (conns_[i]->holding && slot_open_[conns_[i]->slot] == 1) release(*conns_[i], on_frame);
     SnapshotMsg* s = nullptr;
     while (snapshots_.pop(s)) {
       const std::string_view name = symbols_.name(s->symbol);
@@ -126,8 +160,20 @@ class LiveFeed {
   // Feed thread, event-driven mode: sleeps in poll(2) on every connection
   // until bytes arrive or `timeout_ms` passes (at once if some are buffered).
   void feed_wait(int timeout_ms) noexcept;
-  // Feed thread, when it stops.
-  void feed_shutdown() noexcept;
+  // Feed thread, when it stops: held frames are handled, then every
+  // connection is closed and handed back.
+  template <class OnFrame>
+  void feed_shutdown(OnFrame&& on_frame) noexcept {
+    shutting_down_.store(true, std::memory_order_release);  // the io thread stops reconnecting
+    LiveConn* c = nullptr;
+    while (handoff_.pop(c)) adopt(c);
+    for (std::size_t i = 0; i < nconns_; ++i)
+      if (conns_[i]->holding) release(*conns_[i], on_frame);
+    while (nconns_ > 0) {
+      conns_[0]->ws->close(1000);
+      retire(0, RetireReason::shutdown);
+    }
+  }
   [[nodiscard]] std::uint64_t outage_ticks() const noexcept { return outage_ticks_.load(std::memory_order_relaxed); }
   [[nodiscard]] std::uint64_t snapshots_applied() const noexcept { return snapshots_applied_; }
   [[nodiscard]] std::size_t open_connections() const noexcept { return open_.load(std::memory_order_relaxed); }
@@ -150,7 +196,29 @@ class LiveFeed {
   void adopt(LiveConn* c) noexcept;
   void on_first_message(const LiveConn& c, std::uint64_t rx) noexcept;
   void retire(std::size_t i, RetireReason why) noexcept;
-  void housekeeping() noexcept;
+  // Rotated out after its overlap, or silent for stale_after_s.
+  [[nodiscard]] bool retire_due(const LiveConn& c, std::uint64_t now, RetireReason& why) const noexcept;
+  // Appends a frame to c's hold; false when it does not fit.
+  bool hold(LiveConn& c, const char* d, std::size_t len, std::uint64_t rx) noexcept;
+  // c's hold is full: the connections it overlaps retire in this spin.
+  void end_overlap_now(const LiveConn& c) noexcept;
+  // Hands c's held frames to on_frame in arrival order; c stops holding.
+  template <class OnFrame>
+  void release(LiveConn& c, OnFrame& on_frame) noexcept {
+    std::size_t off = 0;
+    while (off < c.hold_used) {
+      std::uint32_t n = 0;
+      std::uint64_t rx = 0;
+      std::memcpy(&n, c.hold.get() + off, sizeof n);
+      std::memcpy(&rx, c.hold.get() + off + sizeof n, sizeof rx);
+      const char* d = c.hold.get() + off + sizeof n + sizeof rx;
+      off += sizeof n + sizeof rx + n + feed::kPadding;
+      on_frame(d, n, std::string_view{}, rx, &c);
+    }
+    c.hold_used = 0;
+    c.holding = false;
+    --holding_;
+  }
   LiveConn* open_connection(std::size_t slot, std::string& error);
 
   LiveOptions opts_;
@@ -168,6 +236,9 @@ class LiveFeed {
   std::vector<std::uint64_t> slot_down_since_;   // tick the slot lost its last connection (0: up)
   std::vector<bool> snapshot_requested_;
   std::uint64_t spins_ = 0, stale_ticks_ = 0, snapshots_applied_ = 0;
+  std::size_t holding_ = 0;                      // connections holding frames now
+  bool overlap_cut_ = false;                     // a hold filled: retire what it overlaps in this spin
+  std::uint64_t held_frames_ = 0, hold_full_ = 0;
   std::atomic<std::uint64_t> outage_ticks_{0};
   std::atomic<std::size_t> open_{0};
 

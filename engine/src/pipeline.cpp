@@ -420,7 +420,7 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
         if (event_driven && ++idle >= 64) livefeed->feed_wait(1);  // 1 ms: stop flags and timers stay live
         else _mm_pause();
       }
-      livefeed->feed_shutdown();
+      livefeed->feed_shutdown(on_frame);
     } else if (udp) {
       SeqAccount sq;  // UDP does not retransmit: a jump is loss
       auto on_datagram = [&](const char* d, std::size_t len, std::uint64_t rx) noexcept {

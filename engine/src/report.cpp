@@ -65,10 +65,12 @@ std::string RunReport::to_json() const {
   }
   if (live) {
     o += fmt::format(
-        "\"live\":{{\"tls\":\"{}\",\"reconnects\":{},\"rotations\":{},\"stale_reconnects\":{},\"connect_failures\":{},"
+        "\"live\":{{\"tls\":\"{}\",\"reconnects\":{},\"rotations\":{},\"rotation_held\":{},\"rotation_hold_full\":{},"
+        "\"stale_reconnects\":{},\"connect_failures\":{},"
         "\"connect_rate_limited\":{},\"outage_s\":{},\"duplicates\":{},\"sq_missing\":{},\"snapshot_fetches\":{},"
         "\"snapshot_failures\":{},\"snapshots_applied\":{},\"pings\":{},\"pongs\":{},\"last_error\":\"{}\",\"connections\":[",
-        esc(tls), reconnects, rotations, stale_reconnects, connect_failures, connect_rate_limited, num(outage_s),
+        esc(tls), reconnects, rotations, rotation_held, rotation_hold_full, stale_reconnects, connect_failures,
+        connect_rate_limited, num(outage_s),
         duplicates, sq_missing, snapshot_fetches, snapshot_failures, snapshots_applied, pings, pongs,
         esc(last_connect_error));
     for (std::size_t i = 0; i < connections.size(); ++i) {
@@ -159,6 +161,10 @@ std::string RunReport::to_table() const {
                      duplicates, sq_missing);
     o += fmt::format("        REST snapshots {} fetched ({} failed), {} applied; pings {} answered {}\n", snapshot_fetches,
                      snapshot_failures, snapshots_applied, pings, pongs);
+    if (rotations != 0)
+      o += fmt::format("        rotations: {} frames of the new connections held until the old ones ended, {} overlaps "
+                       "cut short by a full hold buffer\n",
+                       rotation_held, rotation_hold_full);
     if (!last_connect_error.empty()) o += "        last error: " + last_connect_error + "\n";
   }
   if (feed.rfind("udp://", 0) == 0)

@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <map>
 #include <unordered_map>
@@ -181,6 +182,11 @@ struct ExchangeSimulator::Impl {
     std::size_t ws_index = 0;
     bool close_after_flush = false;
     std::vector<std::string> pings_outstanding;
+    // SimConfig::lag_s: out[0] is byte out_base of the stream; `held` has
+    // (time it may leave, stream offset) of frames not sent yet.
+    std::uint64_t out_base = 0;
+    std::deque<std::pair<std::chrono::steady_clock::time_point, std::uint64_t>> held;
+    std::size_t replaces = SIZE_MAX;  // ws_index of the connection it rotates in for
   };
 
   SimConfig cfg;
@@ -369,6 +375,9 @@ struct ExchangeSimulator::Impl {
     c.out += "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
              feed::ws_accept_key(key) + "\r\n\r\n";
     c.st = St::ws;
+    if (cfg.lag_s > 0)
+      for (const auto& o : clients)
+        if (o.get() != &c && o->fd >= 0 && o->st == St::ws && o->streams == c.streams) c.replaces = o->ws_index;
     c.ws_index = st.sent_per_connection.size();
     st.sent_per_connection.push_back(0);
     st.extra_per_connection.push_back(0);
@@ -529,12 +538,14 @@ struct ExchangeSimulator::Impl {
       udp_batch.back().append(f.substr(1));
       taken = true;
     }
+    const auto lag_until = Clock::now() + std::chrono::microseconds(static_cast<long>(cfg.lag_s * 1e6));
     for (auto& cp : clients) {
       Client& c = *cp;
       if (c.st != St::ws || c.close_after_flush) continue;
       if (!stream.empty() && !c.streams.empty() && c.streams.count(std::string(stream)) == 0) continue;
       wrapped = fmt::format(R"({{"sq":{},"tx":{},)", ++c.seq, tx);
       wrapped.append(f.substr(1));
+      if (cfg.lag_s > 0 && !replacing(c)) c.held.emplace_back(lag_until, c.out_base + c.out.size());
       append_server_frame(c.out, feed::WsOpcode::text, wrapped);
       ++st.sent;
       ++st.sent_per_connection[c.ws_index];
@@ -574,9 +585,20 @@ struct ExchangeSimulator::Impl {
     flush_udp();
   }
 
+  // True while the connection c rotates in for is still open.
+  bool replacing(const Client& c) const {
+    if (c.replaces == SIZE_MAX) return false;
+    for (const auto& o : clients)
+      if (o->ws_index == c.replaces && o->fd >= 0 && o->st == St::ws) return true;
+    return false;
+  }
+
   void flush(Client& c) {
-    while (c.out_off < c.out.size()) {
-      const long n = wr(c, c.out.data() + c.out_off, c.out.size() - c.out_off);
+    const auto now = Clock::now();
+    while (!c.held.empty() && c.held.front().first <= now) c.held.pop_front();
+    const std::size_t end = c.held.empty() ? c.out.size() : static_cast<std::size_t>(c.held.front().second - c.out_base);
+    while (c.out_off < end) {
+      const long n = wr(c, c.out.data() + c.out_off, end - c.out_off);
       if (n <= 0) {
         if (n < 0) {
           ++st.write_failures;
@@ -589,11 +611,13 @@ struct ExchangeSimulator::Impl {
     }
     if (c.fd < 0) return;
     if (c.out_off == c.out.size()) {
+      c.out_base += c.out.size();
       c.out.clear();
       c.out_off = 0;
       if (c.close_after_flush) close_client(c, false);
     } else if (c.out_off > (1U << 20)) {
       c.out.erase(0, c.out_off);
+      c.out_base += c.out_off;
       c.out_off = 0;
     }
     if (c.fd >= 0 && c.out.size() - c.out_off > cfg.max_backlog_bytes) {
@@ -657,7 +681,9 @@ struct ExchangeSimulator::Impl {
       fds.push_back({listen_fd, POLLIN, 0});
       for (const auto& c : clients) {
         short ev = POLLIN;
-        if (c->out_off < c->out.size() || c->st == St::tls_handshake) ev |= POLLOUT;
+        // (frames held back by lag_s are not ready: no POLLOUT for them, or the loop would spin)
+        const std::size_t ready = c->held.empty() ? c->out.size() : static_cast<std::size_t>(c->held.front().second - c->out_base);
+        if (c->out_off < ready || c->st == St::tls_handshake) ev |= POLLOUT;
         fds.push_back({c->fd, ev, 0});
       }
       int timeout = 1;

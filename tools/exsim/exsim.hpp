@@ -64,6 +64,11 @@ struct SimConfig {
   std::uint16_t udp_port = 0;
   std::string udp_interface = "127.0.0.1";
   bool log = false;        // one line per connection and fault on stderr
+  // Every connection's frames leave this long after they are generated,
+  // except a rotation's new connection (another with the same streams is
+  // still open): the old connection lags the new one, as on a loaded host,
+  // and still has frames in flight that the new one will never send.
+  double lag_s = 0;
 };
 
 struct SimStats {

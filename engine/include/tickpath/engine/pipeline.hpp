@@ -49,6 +49,10 @@ struct LiveOptions {
   std::size_t max_streams_per_connection = 1024;  // Binance's limit per connection
   double rotate_after_s = 23.0 * 3600 + 50 * 60;  // Binance closes connections at 24 h: rotate first
   double overlap_s = 10;       // old and new connection both read for this long (duplicates dropped)
+  // During the overlap the new connection's frames wait in a buffer of this
+  // size and are handled after the old connection's last one, so neither
+  // can run ahead of the other; a full buffer ends the overlap early.
+  std::size_t rotation_hold_bytes = 8U << 20;
   double stale_after_s = 10;   // no message for this long: reconnect
   double backoff_initial_s = 0.25, backoff_max_s = 30;
   int connects_per_5min = 300;  // Binance's connection-attempt limit per IP
@@ -180,6 +184,7 @@ struct RunReport {
   bool live = false;
   std::vector<ConnectionRecord> connections;
   std::uint64_t reconnects = 0, rotations = 0, stale_reconnects = 0, connect_failures = 0, connect_rate_limited = 0;
+  std::uint64_t rotation_held = 0, rotation_hold_full = 0;  // frames held during overlaps; overlaps ended by a full buffer
   std::uint64_t duplicates = 0, sq_missing = 0, snapshot_fetches = 0, snapshot_failures = 0, snapshots_applied = 0;
   std::uint64_t pings = 0, pongs = 0;
   double outage_s = 0;

@@ -15,6 +15,7 @@
 
 #include "journal.hpp"
 #include "live_feed.hpp"
+#include "ui_server.hpp"
 #include "tickpath/feed/feed_handler.hpp"
 #include "tickpath/infra/affinity.hpp"
 #include "tickpath/infra/byte_ring.hpp"
@@ -287,6 +288,54 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
       cfg.duration_s > 0 ? clock.ns_to_ticks(cfg.duration_s * 1e9) : 0;
   std::atomic<std::uint64_t> t_start{0};
   std::uint64_t t_end = 0;
+
+  // The read-only HTTP endpoint (io thread), before the feed connects.
+  std::unique_ptr<UiServer> ui;
+  if (!cfg.ui_listen.empty()) {
+    std::string addr;
+    std::uint16_t port = 0;
+    if (!parse_listen_address(cfg.ui_listen, addr, port, error)) return {};
+    StatsView v;
+    v.feed = rep.feed;
+    v.uptime_s = [&] { return t_start.load() == 0 ? 0.0 : clock.to_ns(clock.now() - t_start.load()) * 1e-9; };
+    v.running = [&] { return !feed_done.load(std::memory_order_acquire); };
+    auto add = [&](std::string name, std::string help, std::function<std::uint64_t()> get, std::string label = {},
+                   std::string value = {}) {
+      v.counters.push_back({std::move(name), std::move(help), std::move(label), std::move(value), std::move(get)});
+    };
+    const feed::FeedCounters& fc = handler->counters();
+    auto rd = [](const std::atomic<std::uint64_t>& a) { return [&a] { return a.load(std::memory_order_relaxed); }; };
+    add("frames_total", "Frames read from the feed.", [&] { return fstats->frames_fed.get(); });
+    add("events_total", "Frames turned into events.", rd(fc.events));
+    add("processed_total", "Events the strategy thread processed.", [&] { return sstats->processed.get(); });
+    for (std::size_t r = 1; r < feed::kRejectReasons; ++r)
+      add("rejects_total", "Frames refused, by reason.", rd(fc.reject_by_reason[r]), "reason",
+          feed::to_string(static_cast<feed::RejectReason>(r)));
+    add("duplicates_total", "Frames dropped as already seen (overlapping connections).", rd(fc.duplicates));
+    add("depth_gaps_total", "Depth diffs that did not follow the previous one.", rd(fc.depth_gaps));
+    add("book_out_of_sync_total", "Diffs that did not follow the book (a new snapshot is fetched).", rd(fc.book_out_of_sync));
+    add("ring_drops_total", "Events dropped at a full ring (--drop).", [&] { return fstats->dropped.get(); });
+    add("signals_total", "Signals published by the policy.", [&] { return sstats->signals.get(); });
+    add("signal_drops_total", "Signals lost at a full signal ring.", [&] { return sstats->signal_drops.get(); });
+    for (std::size_t a = 0; a < 3; ++a)
+      add("signals_by_action_total", "Signals the io thread received, by action.", [&rep, a] { return rep.signals_by_action[a]; },
+          "action", infra::to_string(static_cast<infra::SignalAction>(a)));
+    if (livefeed) {
+      add("open_connections", "WebSocket connections open now (a gauge, counted here for simplicity).",
+          [&] { return static_cast<std::uint64_t>(livefeed->open_connections()); });
+    }
+    v.stages = {{"wire", &fstats->wire},         {"parse", &fstats->parse},
+                {"queue", &sstats->queue},       {"indicators", &sstats->indicators},
+                {"policy", &sstats->policy},     {"signal", &sstats->signal},
+                {"tick_to_signal", &sstats->tick_to_signal}, {"end_to_end", &sstats->end_to_end}};
+    std::vector<UiRoute> routes;
+    routes.push_back({"/api/health", "application/json", [v] { return health_json(v); }});
+    routes.push_back({"/api/stats", "application/json", [v] { return stats_json(v); }});
+    routes.push_back({"/metrics", "text/plain; version=0.0.4", [v] { return metrics_text(v); }});
+    ui = std::make_unique<UiServer>();
+    if (!ui->start(addr, port, std::move(routes), error)) return {};
+    if (cfg.ui_ready) cfg.ui_ready(ui->port());
+  }
 
   // Connect last, so the first frames are not left waiting for the rest of the set-up.
   if (livefeed && !livefeed->start(error)) return {};
@@ -621,8 +670,9 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     auto next = std::chrono::steady_clock::now() + std::chrono::seconds(1);
     while (!feed_done.load(std::memory_order_acquire)) {
       // Drained often enough that the signal ring cannot fill at full rate.
-      std::this_thread::sleep_for(std::chrono::milliseconds(policy || live || udp || journal ? 10 : 100));
+      std::this_thread::sleep_for(std::chrono::milliseconds(policy || live || udp || journal || ui ? 10 : 100));
       drain_signals();
+      if (ui) ui->poll();
       if (livefeed) livefeed->io_tick();
       if (journal) journal->drain(*jring);
       if (!cfg.progress || std::chrono::steady_clock::now() < next) continue;
@@ -657,6 +707,11 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     rep.udp_datagrams = udp_rx->counters().datagrams.load();
     rep.udp_truncated = udp_rx->counters().truncated.load();
     rep.sq_missing = fstats->udp_missing.get();
+  }
+  if (ui) {
+    ui->poll();
+    rep.ui_requests = ui->counters().requests;
+    rep.ui_connections = ui->counters().connections;
   }
   if (livefeed) {
     livefeed->finish(rep);

@@ -9,6 +9,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -117,6 +118,11 @@ struct PipelineConfig {
   // A line printed on stderr once set-up has succeeded, just before the hot
   // threads start (the CLI's host summary), and kept in the report.
   std::string start_note;
+  // Read-only HTTP endpoint on the io thread: /api/health, /api/stats,
+  // /metrics (Prometheus). "" = off; "[ADDRESS:]PORT" (address 127.0.0.1 by
+  // default, port 0 = any free one). ui_ready gets the bound port.
+  std::string ui_listen;
+  std::function<void(std::uint16_t)> ui_ready;
 };
 
 struct StageSummary {
@@ -184,7 +190,8 @@ struct RunReport {
   bool live = false;
   std::vector<ConnectionRecord> connections;
   std::uint64_t reconnects = 0, rotations = 0, stale_reconnects = 0, connect_failures = 0, connect_rate_limited = 0;
-  std::uint64_t rotation_held = 0, rotation_hold_full = 0;  // frames held during overlaps; overlaps ended by a full buffer
+  std::uint64_t rotation_held = 0, rotation_hold_full = 0;
+  std::uint64_t ui_requests = 0, ui_connections = 0;  // served by the read-only HTTP endpoint  // frames held during overlaps; overlaps ended by a full buffer
   std::uint64_t duplicates = 0, sq_missing = 0, snapshot_fetches = 0, snapshot_failures = 0, snapshots_applied = 0;
   std::uint64_t pings = 0, pongs = 0;
   double outage_s = 0;

@@ -1,0 +1,313 @@
+#include "ui_server.hpp"
+
+#include <fmt/format.h>
+
+#include <utility>  // (Boost 1.74's asio uses std::exchange without it)
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <array>
+#include <bit>
+#include <charconv>
+#include <cmath>
+#include <optional>
+
+namespace tickpath::engine {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr std::size_t kMaxOpen = 64;               // connections at once; more are closed at accept (counted)
+constexpr std::size_t kMaxRequestBytes = 16 << 10;  // header and body
+constexpr auto kDeadline = std::chrono::seconds(30);  // per read and per write
+
+// What the sessions share with the server; they may outlive it by a poll.
+struct Shared {
+  std::vector<UiRoute> routes;
+  UiCounters c;
+  std::size_t open = 0;
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket s, std::shared_ptr<Shared> sh) : stream_(std::move(s)), sh_(std::move(sh)) { ++sh_->open; }
+  ~Session() { --sh_->open; }
+  void read() {
+    parser_.emplace();
+    parser_->header_limit(kMaxRequestBytes);
+    parser_->body_limit(kMaxRequestBytes);
+    stream_.expires_after(kDeadline);
+    http::async_read(stream_, buf_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      self->on_read(ec);
+    });
+  }
+
+ private:
+  void on_read(beast::error_code ec) {
+    if (ec == beast::error::timeout) {
+      ++sh_->c.timeouts;
+      return;
+    }
+    if (ec == http::error::end_of_stream) {
+      beast::error_code ignored;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      return;
+    }
+    if (ec) {
+      if (ec != asio::error::operation_aborted && ec != asio::error::connection_reset) {
+        ++sh_->c.bad_requests;
+        respond(http::status::bad_request, "text/plain", "bad request\n", false);
+      }
+      return;
+    }
+    ++sh_->c.requests;
+    const auto& req = parser_->get();
+    std::string_view target(req.target().data(), req.target().size());
+    target = target.substr(0, target.find('?'));
+    if (req.method() != http::verb::get && req.method() != http::verb::head) {
+      respond(http::status::method_not_allowed, "text/plain", "read-only: GET or HEAD\n", req.keep_alive());
+      return;
+    }
+    for (const auto& r : sh_->routes) {
+      if (r.path != target) continue;
+      std::string body = r.body();
+      if (req.method() == http::verb::head) body.clear();
+      respond(http::status::ok, r.content_type, std::move(body), req.keep_alive());
+      return;
+    }
+    ++sh_->c.not_found;
+    std::string list = "{\"error\":\"not found\",\"endpoints\":[";
+    for (std::size_t i = 0; i < sh_->routes.size(); ++i) list += fmt::format("{}\"{}\"", i ? "," : "", sh_->routes[i].path);
+    list += "]}\n";
+    respond(http::status::not_found, "application/json", std::move(list), req.keep_alive());
+  }
+
+  void respond(http::status st, std::string_view type, std::string body, bool keep_alive) {
+    res_ = {};
+    res_.result(st);
+    res_.version(11);
+    res_.set(http::field::server, "tickpath");
+    res_.set(http::field::content_type, beast::string_view(type.data(), type.size()));
+    res_.set(http::field::cache_control, "no-store");
+    res_.keep_alive(keep_alive);
+    res_.body() = std::move(body);
+    res_.prepare_payload();
+    stream_.expires_after(kDeadline);
+    http::async_write(stream_, res_, [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
+      if (ec == beast::error::timeout) ++self->sh_->c.timeouts;
+      if (ec || !keep_alive) {
+        beast::error_code ignored;
+        self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        return;
+      }
+      self->read();
+    });
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buf_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> res_;
+  std::shared_ptr<Shared> sh_;
+};
+
+}  // namespace
+
+struct UiServer::Impl {
+  asio::io_context io{1};
+  tcp::acceptor acceptor{io};
+  std::shared_ptr<Shared> sh = std::make_shared<Shared>();
+  std::uint16_t port = 0;
+
+  void accept() {
+    acceptor.async_accept([this](beast::error_code ec, tcp::socket s) {
+      if (ec == asio::error::operation_aborted) return;
+      if (!ec) {
+        ++sh->c.connections;
+        if (sh->open >= kMaxOpen) {
+          ++sh->c.refused;
+          beast::error_code ignored;
+          s.close(ignored);
+        } else {
+          s.set_option(tcp::no_delay(true), ec);
+          std::make_shared<Session>(std::move(s), sh)->read();
+        }
+      }
+      accept();
+    });
+  }
+};
+
+UiServer::UiServer() : impl_(std::make_unique<Impl>()) {}
+
+UiServer::~UiServer() { stop(); }
+
+bool UiServer::start(const std::string& address, std::uint16_t port, std::vector<UiRoute> routes, std::string& error) {
+  Impl& m = *impl_;
+  beast::error_code ec;
+  const auto addr = asio::ip::make_address(address, ec);
+  if (ec) return error = fmt::format("--ui: '{}' is not an IP address", address), false;
+  const tcp::endpoint ep(addr, port);
+  m.acceptor.open(ep.protocol(), ec);
+  if (!ec) m.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) m.acceptor.bind(ep, ec);
+  if (!ec) m.acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return error = fmt::format("--ui: cannot listen on {}:{}: {}", address, port, ec.message()), false;
+  m.acceptor.non_blocking(true, ec);
+  m.port = m.acceptor.local_endpoint(ec).port();
+  m.sh->routes = std::move(routes);
+  m.accept();
+  return true;
+}
+
+std::uint16_t UiServer::port() const noexcept { return impl_->port; }
+
+void UiServer::poll() {
+  Impl& m = *impl_;
+  if (m.io.stopped()) m.io.restart();
+  m.io.poll();
+}
+
+void UiServer::stop() {
+  Impl& m = *impl_;
+  beast::error_code ec;
+  if (m.acceptor.is_open()) m.acceptor.close(ec);
+  m.io.stop();
+}
+
+UiCounters UiServer::counters() const noexcept { return impl_->sh->c; }
+
+namespace {
+std::string json_escape(std::string_view in) {
+  std::string o;
+  for (const char ch : in) {
+    if (ch == '"' || ch == '\\') o += '\\', o += ch;
+    else if (static_cast<unsigned char>(ch) < 0x20) o += fmt::format("\\u{:04x}", static_cast<unsigned>(ch));
+    else o += ch;
+  }
+  return o;
+}
+std::string num(double v) { return std::isfinite(v) ? fmt::format("{}", v) : "null"; }
+// Whole nanoseconds as exact decimal seconds: 63 -> "0.000000063".
+std::string ns_as_seconds(std::uint64_t ns) {
+  std::string s = fmt::format("{}.{:09}", ns / 1'000'000'000, ns % 1'000'000'000);
+  while (s.back() == '0') s.pop_back();
+  if (s.back() == '.') s.pop_back();
+  return s;
+}
+
+// Counts per power-of-two octave: out[k] = samples in [2^(k-1), 2^k - 1] ns
+// (k = 0: the value 0), from the histogram's 64 sub-buckets per octave.
+std::array<std::uint64_t, infra::LatencyHistogram::kMaxBits + 1> octaves(const infra::HistogramSnapshot& s) {
+  std::array<std::uint64_t, infra::LatencyHistogram::kMaxBits + 1> o{};
+  for (std::size_t b = 0; b < infra::LatencyHistogram::kBuckets; ++b) {
+    const std::uint64_t n = s.bucket(b);
+    if (n == 0) continue;
+    const std::uint64_t hi = infra::LatencyHistogram::bucket_high(b);
+    o[static_cast<std::size_t>(std::bit_width(hi))] += n;
+  }
+  return o;
+}
+}  // namespace
+
+std::string health_json(const StatsView& v) {
+  return fmt::format("{{\"status\":\"{}\",\"feed\":\"{}\",\"uptime_s\":{}}}\n", v.running() ? "ok" : "finished",
+                     json_escape(v.feed), num(v.uptime_s()));
+}
+
+std::string stats_json(const StatsView& v) {
+  std::string o = fmt::format("{{\"feed\":\"{}\",\"uptime_s\":{},\"counters\":{{", json_escape(v.feed), num(v.uptime_s()));
+  // Unlabelled counters as "name":value; labelled ones grouped as "name":{"value":n,...}.
+  bool first = true;
+  for (std::size_t i = 0; i < v.counters.size();) {
+    const auto& c = v.counters[i];
+    o += fmt::format("{}\"{}\":", first ? "" : ",", c.name);
+    first = false;
+    if (c.label.empty()) {
+      o += fmt::format("{}", c.get());
+      ++i;
+      continue;
+    }
+    o += '{';
+    std::size_t j = i;
+    for (; j < v.counters.size() && v.counters[j].name == c.name; ++j)
+      o += fmt::format("{}\"{}\":{}", j == i ? "" : ",", json_escape(v.counters[j].value), v.counters[j].get());
+    o += '}';
+    i = j;
+  }
+  o += "},\"stages\":[";
+  for (std::size_t i = 0; i < v.stages.size(); ++i) {
+    const auto snap = v.stages[i].h->snapshot();
+    const auto p = snap.summary();
+    o += fmt::format("{}{{\"stage\":\"{}\",\"count\":{},\"p50_ns\":{},\"p90_ns\":{},\"p99_ns\":{},\"p999_ns\":{},"
+                     "\"max_ns\":{},\"mean_ns\":{},\"overflow\":{},\"buckets\":[",
+                     i ? "," : "", json_escape(v.stages[i].name), p.count, num(p.p50_ns), num(p.p90_ns), num(p.p99_ns),
+                     num(p.p999_ns), num(p.max_ns), num(p.mean_ns), p.overflow);
+    const auto oc = octaves(snap);
+    bool firstb = true;
+    for (std::size_t k = 0; k < oc.size(); ++k) {
+      if (oc[k] == 0) continue;
+      o += fmt::format("{}[{},{}]", firstb ? "" : ",", k == 0 ? 0 : (1ULL << k) - 1, oc[k]);  // [upper bound ns, count]
+      firstb = false;
+    }
+    o += "]}";
+  }
+  o += "]}\n";
+  return o;
+}
+
+std::string metrics_text(const StatsView& v) {
+  std::string o;
+  for (std::size_t i = 0; i < v.counters.size();) {
+    const auto& c = v.counters[i];
+    o += fmt::format("# HELP tickpath_{} {}\n# TYPE tickpath_{} counter\n", c.name, c.help, c.name);
+    std::size_t j = i;
+    for (; j < v.counters.size() && v.counters[j].name == c.name; ++j) {
+      const auto& s = v.counters[j];
+      if (s.label.empty()) o += fmt::format("tickpath_{} {}\n", s.name, s.get());
+      else o += fmt::format("tickpath_{}{{{}=\"{}\"}} {}\n", s.name, s.label, json_escape(s.value), s.get());
+    }
+    i = j;
+  }
+  o += "# HELP tickpath_stage_latency_seconds Per-stage latency, TSC-stamped on the hot threads.\n"
+       "# TYPE tickpath_stage_latency_seconds histogram\n";
+  for (const auto& st : v.stages) {
+    const auto snap = st.h->snapshot();
+    const auto p = snap.summary();
+    const auto oc = octaves(snap);
+    std::uint64_t cum = 0;
+    for (std::size_t k = 6; k < oc.size(); ++k) {  // le = 63 ns, 127 ns, ... 2^36 - 1 ns
+      if (k == 6)
+        for (std::size_t j = 0; j < 6; ++j) cum += oc[j];
+      cum += oc[k];
+      o += fmt::format("tickpath_stage_latency_seconds_bucket{{stage=\"{}\",le=\"{}\"}} {}\n", st.name,
+                       ns_as_seconds((1ULL << k) - 1), cum);
+    }
+    o += fmt::format("tickpath_stage_latency_seconds_bucket{{stage=\"{}\",le=\"+Inf\"}} {}\n", st.name, p.count);
+    o += fmt::format("tickpath_stage_latency_seconds_sum{{stage=\"{}\"}} {}\n", st.name,
+                     p.mean_ns * static_cast<double>(p.count) * 1e-9);
+    o += fmt::format("tickpath_stage_latency_seconds_count{{stage=\"{}\"}} {}\n", st.name, p.count);
+  }
+  return o;
+}
+
+bool parse_listen_address(const std::string& spec, std::string& address, std::uint16_t& port, std::string& error) {
+  const auto colon = spec.rfind(':');
+  address = colon == std::string::npos ? "127.0.0.1" : spec.substr(0, colon);
+  if (address.size() > 2 && address.front() == '[' && address.back() == ']') address = address.substr(1, address.size() - 2);
+  const std::string p = colon == std::string::npos ? spec : spec.substr(colon + 1);
+  unsigned v = 0;
+  const auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), v);
+  if (p.empty() || ec != std::errc{} || end != p.data() + p.size() || v > 65535)
+    return error = fmt::format("--ui takes [ADDRESS:]PORT, e.g. 8080 or 127.0.0.1:8080, not '{}'", spec), false;
+  if (address.empty()) address = "127.0.0.1";
+  port = static_cast<std::uint16_t>(v);
+  return true;
+}
+
+}  // namespace tickpath::engine

@@ -205,8 +205,12 @@ TEST(Pipeline_Policy, SignalsOnEveryTradeWithStagesAndNoHotAllocation) {
   const std::string model = ::testing::TempDir() + "untrained.tpp";
   std::string error;
   ASSERT_TRUE(tickpath::strategy::save_policy_model(model, tickpath::strategy::PolicyModel::init_orthogonal(5), error));
-  for (const char* backend : {"scalar", "auto"}) {
+  // The third run has the dashboard stream on: the strategy thread then also
+  // publishes each symbol's frame and its closed bars, still without allocating.
+  for (int variant = 0; variant < 3; ++variant) {
+    const char* backend = variant == 0 ? "scalar" : "auto";
     PipelineConfig cfg;
+    if (variant == 2) cfg.ui_listen = "127.0.0.1:0";
     cfg.feed = PipelineConfig::Feed::synthetic;
     cfg.synthetic.symbols = {"BTCUSDT", "ETHUSDT"};
     cfg.synthetic.rate_per_s = 50;  // 300,000 frames = 100 minutes of market: past the 35-bar warm-up

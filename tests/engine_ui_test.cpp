@@ -17,7 +17,12 @@
 #include <thread>
 #include <vector>
 
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+
 #include "tickpath/engine/pipeline.hpp"
+#include "tickpath/strategy/policy_model.hpp"
 #include "ui_server.hpp"
 
 namespace {
@@ -224,6 +229,106 @@ TEST(Ui_Pipeline, ApiAndMetricsServeTheRunningEnginesFigures) {
   EXPECT_GE(rep.messages, frames_metric);  // the final count includes everything served before
   EXPECT_GE(rep.ui_requests, 5U);
   EXPECT_GE(rep.ui_connections, 7U);
+}
+
+// The update stream: a fast client gets a snapshot and then deltas that,
+// put together, hold every closed bar and every signal of the run exactly
+// once (checked against the report); a client that stops reading (a 4 KB
+// receive buffer, never read) only has its updates coalesced, counted, and
+// the run does not wait for it.
+TEST(Ui_Stream, EveryBarAndSignalReachesAFastClientOnceASlowOneIsCoalesced) {
+  namespace beast = boost::beast;
+  namespace websocket = beast::websocket;
+  using tcp = boost::asio::ip::tcp;
+  char tmpl[] = "/tmp/tickpath-ui-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string model = std::string(tmpl) + "/policy.tpp";
+  {
+    std::string err;
+    ASSERT_TRUE(strategy::save_policy_model(model, strategy::PolicyModel::init_orthogonal(1), err)) << err;
+  }
+  engine::PipelineConfig cfg;
+  cfg.feed = engine::PipelineConfig::Feed::synthetic;
+  cfg.symbols = {"BTCUSDT", "ETHUSDT"};
+  cfg.messages = 200'000;
+  cfg.pace_fps = 50'000;  // about 4 s, some 30 bars per symbol of market time
+  cfg.synthetic.rate_per_s = 100;
+  cfg.model_path = model;
+  cfg.policy_on = engine::PipelineConfig::PolicyOn::bar;
+  cfg.progress = false;
+  cfg.ui_listen = "127.0.0.1:0";
+  std::atomic<std::uint16_t> port{0};
+  cfg.ui_ready = [&](std::uint16_t p) { port = p; };
+  std::string error;
+  engine::RunReport rep;
+  std::thread run([&] { rep = engine::run_pipeline(cfg, error); });
+  for (int i = 0; i < 6000 && port == 0; ++i) std::this_thread::sleep_for(10ms);
+  if (port == 0) {
+    run.join();
+    FAIL() << "the endpoint did not come up: " << error;
+  }
+
+  // The slow client: a WebSocket handshake by hand, then it never reads.
+  const int slow = ::socket(AF_INET, SOCK_STREAM, 0);
+  const int small = 4096;
+  ::setsockopt(slow, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(slow, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  const std::string hs = "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  ASSERT_EQ(::send(slow, hs.data(), hs.size(), MSG_NOSIGNAL), static_cast<long>(hs.size()));
+
+  // The fast client reads until the engine goes away.
+  boost::asio::io_context ioc;
+  websocket::stream<tcp::socket> ws(ioc);
+  ws.next_layer().connect({boost::asio::ip::make_address("127.0.0.1"), port.load()});
+  ws.read_message_max(64U << 20);
+  ws.handshake("127.0.0.1", "/ws");
+  std::vector<nlohmann::json> msgs;
+  for (;;) {
+    beast::flat_buffer b;
+    beast::error_code ec;
+    ws.read(b, ec);
+    if (ec) break;
+    msgs.push_back(nlohmann::json::parse(beast::buffers_to_string(b.data())));
+  }
+  run.join();
+  ::close(slow);
+  ASSERT_TRUE(error.empty()) << error;
+
+  ASSERT_GE(msgs.size(), 10U);
+  EXPECT_EQ(msgs.front()["type"], "snapshot");
+  EXPECT_EQ(msgs.front()["symbols"], nlohmann::json({"BTCUSDT", "ETHUSDT"}));
+  for (std::size_t i = 1; i < msgs.size(); ++i) EXPECT_EQ(msgs[i]["type"], "delta");
+  std::map<int, std::vector<std::int64_t>> bar_times;
+  std::map<int, std::size_t> signals;
+  for (const auto& m : msgs) {
+    for (const auto& b : m["bars"]) {
+      bar_times[b["s"].get<int>()].push_back(b["bar"]["t"].get<std::int64_t>());
+      EXPECT_LE(b["bar"]["l"].get<double>(), b["bar"]["h"].get<double>());
+    }
+    for (const auto& sg : m["signals"]) ++signals[sg["s"].get<int>()];
+  }
+  ASSERT_EQ(rep.symbols.size(), 2U);
+  for (int id = 0; id < 2; ++id) {
+    const auto& ts = bar_times[id];
+    EXPECT_EQ(ts.size(), rep.symbols[id].bars) << rep.symbols[id].name;  // every closed bar, once
+    EXPECT_GT(ts.size(), 5U);
+    for (std::size_t i = 1; i < ts.size(); ++i) EXPECT_LT(ts[i - 1], ts[i]) << "bars out of order or repeated";
+    EXPECT_EQ(signals[id], rep.symbols[id].signals) << rep.symbols[id].name;  // every signal, once
+  }
+  // The last frame of each symbol agrees with the report's end state.
+  const auto& last = msgs.back();
+  ASSERT_EQ(last["frames"].size(), 2U);
+  for (const auto& f : last["frames"]) EXPECT_GT(f["trades"].get<std::uint64_t>(), 0U);
+  EXPECT_TRUE(last["stats"]["stages"].is_array());
+  EXPECT_EQ(rep.ui_ws_clients, 2U);
+  EXPECT_GT(rep.ui_ws_coalesced, 0U) << "the slow client's updates should have been coalesced";
+  EXPECT_EQ(rep.ui_bar_drops, 0U);
+  EXPECT_EQ(rep.dropped, 0U);
 }
 
 }  // namespace

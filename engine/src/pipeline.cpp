@@ -15,6 +15,7 @@
 
 #include "journal.hpp"
 #include "live_feed.hpp"
+#include "ui_feed.hpp"
 #include "ui_server.hpp"
 #include "tickpath/feed/feed_handler.hpp"
 #include "tickpath/infra/affinity.hpp"
@@ -32,6 +33,8 @@ using Ring = infra::SpscRing<infra::Event, 1U << 16>;
 using SignalRing = infra::SpscRing<infra::Signal, 1U << 16>;
 constexpr std::uint32_t kBookLevels = 5000;  // per side: Binance's deepest REST snapshot
 constexpr std::size_t kHeldDiffBytes = 1U << 20;  // per book, diffs held while a snapshot is fetched
+constexpr double kUiPublishNs = 50e6;     // a symbol's dashboard frame at most every 50 ms (and on bars, trades)
+constexpr auto kUiBroadcast = std::chrono::milliseconds(100);  // WebSocket deltas at 10 Hz
 
 // Counters a hot thread writes and the io thread reads, each on its own line.
 struct alignas(64) SharedCounter {
@@ -289,8 +292,10 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
   std::atomic<std::uint64_t> t_start{0};
   std::uint64_t t_end = 0;
 
-  // The read-only HTTP endpoint (io thread), before the feed connects.
+  // The read-only HTTP endpoint and update stream (io thread), before the feed connects.
   std::unique_ptr<UiServer> ui;
+  std::unique_ptr<UiPublisher> uipub;
+  std::unique_ptr<UiHub> hub;
   if (!cfg.ui_listen.empty()) {
     std::string addr;
     std::uint16_t port = 0;
@@ -332,8 +337,14 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     routes.push_back({"/api/health", "application/json", [v] { return health_json(v); }});
     routes.push_back({"/api/stats", "application/json", [v] { return stats_json(v); }});
     routes.push_back({"/metrics", "text/plain; version=0.0.4", [v] { return metrics_text(v); }});
+    uipub = std::make_unique<UiPublisher>(symbols.size(), clock.ns_to_ticks(kUiPublishNs));
+    std::vector<std::string> names;
+    for (std::size_t i = 0; i < symbols.size(); ++i) names.emplace_back(symbols.name(static_cast<infra::SymbolId>(i)));
+    hub = std::make_unique<UiHub>(*uipub, std::move(names), v);
     ui = std::make_unique<UiServer>();
+    ui->set_stream({"/ws", [&h = *hub](UiCursor& c) { return h.snapshot(c); }, [&h = *hub](UiCursor& c) { return h.delta(c); }});
     if (!ui->start(addr, port, std::move(routes), error)) return {};
+    rep.ui_address = fmt::format("{}:{}", addr, ui->port());
     if (cfg.ui_ready) cfg.ui_ready(ui->port());
   }
 
@@ -549,6 +560,34 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     std::uint64_t processed = 0;
     strategy::Observation obs{};
     strategy::PolicyOutput out;
+    // The dashboard's view of a symbol, when due (or forced by a bar or a trade signal).
+    std::uint64_t ui_published = 0;
+    auto ui_publish = [&](infra::SymbolId id, std::uint64_t now, bool force) noexcept {
+      if (!uipub || id >= market->capacity() || (!force && !uipub->due(id, now))) return;
+      const auto& st = market->symbol(id);
+      UiSymbolFrame f;
+      f.time_ms = st.last_time_ms;
+      f.last = st.last_price;
+      f.bid = st.bid;
+      f.ask = st.ask;
+      f.forming = st.source == strategy::BarSource::kline ? st.forming_kline : st.bars.forming();
+      const auto& v = st.indicators.last_closed();
+      f.sma_20 = v.sma_20;
+      f.ema_12 = v.ema_12;
+      f.ema_26 = v.ema_26;
+      f.bb_upper = v.bb.upper;
+      f.bb_middle = v.bb.middle;
+      f.bb_lower = v.bb.lower;
+      f.rsi_14 = v.rsi_14;
+      if (id < books.size()) {
+        f.position = books[id].position();
+        f.equity = books[id].equity(st.last_price);
+      }
+      f.trades = st.trades;
+      f.bars = st.bars_closed;
+      f.published = ++ui_published;
+      uipub->maybe_publish(id, now, force, f);
+    };
     auto on_event = [&](const infra::Event& ev) noexcept {
       // The event's first line comes across from the feed core here; the
       // stamp (lfence; rdtsc) waits for that load, so the hop is the queue's.
@@ -556,6 +595,11 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
       const std::uint64_t dq = clock.now();
       sstats->queue.record(clock.delta_ns(parsed, dq));
       const strategy::MarketUpdate u = market->on_event(ev);
+      if (uipub && u.bar_closed && ev.symbol < market->capacity()) {
+        const auto& st = market->symbol(ev.symbol);
+        const auto& v = st.indicators.last_closed();
+        uipub->bar_closed({ev.symbol, st.last_bar, v.sma_20, v.bb.upper, v.bb.lower});
+      }
       if (policy && u.bar_closed && ev.symbol < books.size())
         books[ev.symbol].mark(market->symbol(ev.symbol).indicators.last_closed().close);
       bool decide = policy && ev.symbol < market->capacity() && (on_bar ? u.bar_closed : u.price);
@@ -569,6 +613,7 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
         const std::uint64_t done = clock.now();
         sstats->indicators.record(clock.delta_ns(dq, done));
         sstats->end_to_end.record(clock.delta_ns(ev.rx_tick, done));
+        ui_publish(ev.symbol, done, u.bar_closed);
         return;
       }
       strategy::PaperPortfolio& book = books[ev.symbol];
@@ -621,6 +666,7 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
       sstats->signal.record(clock.delta_ns(decided, pushed));
       sstats->tick_to_signal.record(clock.delta_ns(ev.rx_tick, pushed));
       sstats->end_to_end.record(clock.delta_ns(ev.rx_tick, pushed));
+      ui_publish(ev.symbol, pushed, u.bar_closed || d.action != infra::SignalAction::hold);
     };
     while (true) {
       const std::size_t got = ring->pop_batch(64, on_event);
@@ -647,6 +693,7 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
       ++rep.signals_by_action[static_cast<std::size_t>(sg.action) % 3];
       rep.held_low_confidence += sg.reason == infra::SignalReason::low_confidence;
       rep.held_cooldown += sg.reason == infra::SignalReason::cooldown;
+      if (hub) hub->on_signal(sg);
       if (sg.symbol < per_symbol.size()) {
         auto& ps = per_symbol[sg.symbol];
         ++ps.signals;
@@ -668,11 +715,19 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
   };
   {
     auto next = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    auto next_broadcast = std::chrono::steady_clock::now();
     while (!feed_done.load(std::memory_order_acquire)) {
       // Drained often enough that the signal ring cannot fill at full rate.
       std::this_thread::sleep_for(std::chrono::milliseconds(policy || live || udp || journal || ui ? 10 : 100));
       drain_signals();
-      if (ui) ui->poll();
+      if (ui) {
+        hub->drain();
+        if (const auto t = std::chrono::steady_clock::now(); t >= next_broadcast) {
+          ui->broadcast();
+          next_broadcast = t + kUiBroadcast;
+        }
+        ui->poll();
+      }
       if (livefeed) livefeed->io_tick();
       if (journal) journal->drain(*jring);
       if (!cfg.progress || std::chrono::steady_clock::now() < next) continue;
@@ -709,9 +764,19 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     rep.sq_missing = fstats->udp_missing.get();
   }
   if (ui) {
-    ui->poll();
+    // The last bars and signals go out to the stream's clients (bounded: 100 ms).
+    hub->drain();
+    ui->broadcast();
+    for (int i = 0; i < 50; ++i) {
+      ui->poll();
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
     rep.ui_requests = ui->counters().requests;
     rep.ui_connections = ui->counters().connections;
+    rep.ui_ws_clients = ui->counters().ws_clients;
+    rep.ui_ws_messages = ui->counters().ws_messages;
+    rep.ui_ws_coalesced = ui->counters().ws_coalesced;
+    rep.ui_bar_drops = uipub->bar_drops();
   }
   if (livefeed) {
     livefeed->finish(rep);

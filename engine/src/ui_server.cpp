@@ -7,6 +7,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
 #include <array>
 #include <bit>
 #include <charconv>
@@ -18,6 +19,7 @@ namespace tickpath::engine {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 
 namespace {
@@ -25,12 +27,83 @@ namespace {
 constexpr std::size_t kMaxOpen = 64;               // connections at once; more are closed at accept (counted)
 constexpr std::size_t kMaxRequestBytes = 16 << 10;  // header and body
 constexpr auto kDeadline = std::chrono::seconds(30);  // per read and per write
+constexpr int kWsSendBuffer = 64 << 10;             // SO_SNDBUF of a WebSocket client (the kernel doubles it)
+
+class WsSession;
 
 // What the sessions share with the server; they may outlive it by a poll.
 struct Shared {
   std::vector<UiRoute> routes;
+  UiStream stream;
   UiCounters c;
   std::size_t open = 0;
+  std::vector<std::weak_ptr<WsSession>> ws;
+};
+
+// A WebSocket client of the update stream: a snapshot once accepted, then
+// whatever broadcast() hands it; at most one message in flight.
+class WsSession : public std::enable_shared_from_this<WsSession> {
+ public:
+  WsSession(tcp::socket s, std::shared_ptr<Shared> sh) : ws_(std::move(s)), sh_(std::move(sh)) { ++sh_->open; }
+  ~WsSession() { --sh_->open; }
+  void run(http::request<http::string_body> req) {
+    // A bounded kernel buffer per client: a reader that stops shows up as a
+    // write still in flight within a few updates, and holds little memory.
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().set_option(asio::socket_base::send_buffer_size(kWsSendBuffer), ignored);
+    websocket::stream_base::timeout t = websocket::stream_base::timeout::suggested(beast::role_type::server);
+    t.keep_alive_pings = true;  // a peer that stops answering is closed after the idle timeout
+    ws_.set_option(t);
+    ws_.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& r) { r.set(http::field::server, "tickpath"); }));
+    ws_.async_accept(req, [self = shared_from_this()](beast::error_code ec) {
+      if (ec) return;
+      ++self->sh_->c.ws_clients;
+      self->sh_->ws.push_back(self);
+      self->send(self->sh_->stream.snapshot(self->cursor_));
+      self->read();
+    });
+  }
+  // False: a message is still being written (the caller counts it).
+  bool offer() {
+    if (writing_ || closed_) return false;
+    send(sh_->stream.delta(cursor_));
+    return true;
+  }
+  [[nodiscard]] bool closed() const noexcept { return closed_; }
+
+ private:
+  void send(std::string msg) {
+    out_ = std::move(msg);
+    writing_ = true;
+    ws_.text(true);
+    ws_.async_write(asio::buffer(out_), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      self->writing_ = false;
+      if (ec) {
+        self->closed_ = true;
+        return;
+      }
+      ++self->sh_->c.ws_messages;
+    });
+  }
+  // The client sends nothing we use; reading keeps control frames (ping,
+  // close) flowing and notices a closed peer.
+  void read() {
+    ws_.async_read(in_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) {
+        self->closed_ = true;
+        return;
+      }
+      self->in_.consume(self->in_.size());
+      self->read();
+    });
+  }
+  websocket::stream<beast::tcp_stream> ws_;
+  std::shared_ptr<Shared> sh_;
+  beast::flat_buffer in_;
+  std::string out_;
+  UiCursor cursor_;
+  bool writing_ = false, closed_ = false;
 };
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -69,6 +142,11 @@ class Session : public std::enable_shared_from_this<Session> {
     const auto& req = parser_->get();
     std::string_view target(req.target().data(), req.target().size());
     target = target.substr(0, target.find('?'));
+    if (websocket::is_upgrade(req) && sh_->stream.snapshot && target == sh_->stream.path) {
+      stream_.expires_never();
+      std::make_shared<WsSession>(stream_.release_socket(), sh_)->run(parser_->release());
+      return;
+    }
     if (req.method() != http::verb::get && req.method() != http::verb::head) {
       respond(http::status::method_not_allowed, "text/plain", "read-only: GET or HEAD\n", req.keep_alive());
       return;
@@ -166,6 +244,20 @@ bool UiServer::start(const std::string& address, std::uint16_t port, std::vector
 }
 
 std::uint16_t UiServer::port() const noexcept { return impl_->port; }
+
+void UiServer::set_stream(UiStream stream) { impl_->sh->stream = std::move(stream); }
+
+void UiServer::broadcast() {
+  Shared& sh = *impl_->sh;
+  std::erase_if(sh.ws, [](const std::weak_ptr<WsSession>& w) {
+    const auto s = w.lock();
+    return !s || s->closed();
+  });
+  for (const auto& w : sh.ws)
+    if (const auto s = w.lock(); s && !s->offer()) ++sh.c.ws_coalesced;
+}
+
+std::size_t UiServer::ws_clients_open() const noexcept { return impl_->sh->ws.size(); }
 
 void UiServer::poll() {
   Impl& m = *impl_;

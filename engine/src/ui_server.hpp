@@ -26,6 +26,22 @@ struct UiRoute {
 
 struct UiCounters {
   std::uint64_t connections = 0, requests = 0, not_found = 0, bad_requests = 0, refused = 0, timeouts = 0;
+  // WebSocket stream: clients accepted, messages sent, updates a client
+  // missed because its previous message was still being written (the next
+  // one covers them: coalesced, not lost).
+  std::uint64_t ws_clients = 0, ws_messages = 0, ws_coalesced = 0;
+};
+
+// Where a WebSocket client is in the numbered histories it is sent.
+struct UiCursor {
+  std::uint64_t bars = 0, signals = 0;
+};
+
+// The update stream: a snapshot on connect, then a delta per broadcast,
+// each rendered for the client's cursor (and advancing it).
+struct UiStream {
+  std::string path = "/ws";
+  std::function<std::string(UiCursor&)> snapshot, delta;
 };
 
 class UiServer {
@@ -39,6 +55,13 @@ class UiServer {
   // failure is a set-up error, one line in `error`.
   bool start(const std::string& address, std::uint16_t port, std::vector<UiRoute> routes, std::string& error);
   [[nodiscard]] std::uint16_t port() const noexcept;
+  // Serves `stream` to WebSocket clients (before start()).
+  void set_stream(UiStream stream);
+  // io thread: each WebSocket client gets a delta, unless its previous
+  // message is still being written (then it is skipped, counted, and the
+  // next delta covers both).
+  void broadcast();
+  [[nodiscard]] std::size_t ws_clients_open() const noexcept;
   // io thread: runs ready handlers, never blocks.
   void poll();
   void stop();

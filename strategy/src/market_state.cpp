@@ -26,6 +26,7 @@ std::uint64_t MarketState::late_trades() const noexcept {
 void MarketState::close_bar(SymbolState& s, const Bar& b, MarketUpdate& u) noexcept {
   const IndicatorValues& v = s.indicators.on_bar(b);
   s.features.on_bar(b);
+  s.last_bar = b;
   s.last_bar_volume = b.volume;
   u.bar_closed = true;
   ++s.bars_closed;
@@ -76,6 +77,7 @@ void MarketState::on_kline(SymbolState& s, const infra::KlineData& k, bool close
   } else {
     s.forming_volume = k.volume;
     s.indicators.peek(k.open_time_ms, k.close, s.forming);
+    s.forming_kline = {k.open_time_ms, k.open, k.high, k.low, k.close, k.volume, k.quote_volume, k.trades};
   }
 }
 

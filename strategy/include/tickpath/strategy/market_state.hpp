@@ -30,6 +30,8 @@ struct SymbolState {
   IndicatorValues forming{};  // peek of the forming bar at the last trade
   FeatureBuilder features;
   double forming_volume = 0.0;  // volume of the forming bar so far
+  Bar last_bar{};               // the bar that closed last
+  Bar forming_kline{};          // kline source: the forming kline as last sent
   double last_bar_volume = 0.0;
   std::int64_t last_time_ms = 0;
   TimeWindowMeans window_means;

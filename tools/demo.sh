@@ -5,6 +5,7 @@
 # dropped connection and a skipped depth update on the way), each through the
 # pinned feed -> strategy pipeline, ending in the per-stage latency report.
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+tickpath_web
 tickpath_build release Release -- tickpath tickpath-exsim
 bin="$TICKPATH_ROOT/build/release/engine/tickpath"
 cpus="0,1"

@@ -13,7 +13,10 @@ TICKPATH_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libdnnl-dev
   python3-torch libssl-dev libboost-dev libtbb-dev
   ocl-icd-opencl-dev  # oneDNN's CMake package looks for OpenCL (a Recommends of libdnnl-dev)
+  nodejs              # the dashboard page (web/: Vite 7 needs Node.js >= 20.19, with its npm)
 )
+# A script may ask for more before sourcing this file (tools/test.sh: chromium).
+TICKPATH_PACKAGES+=(${TICKPATH_EXTRA_PACKAGES[@]+"${TICKPATH_EXTRA_PACKAGES[@]}"})
 
 tickpath_die() { echo "tickpath set-up: $*" >&2; exit 1; }
 
@@ -51,6 +54,25 @@ tickpath_build() {
   [ ${#targets[@]} -gt 0 ] && t=(--target "${targets[@]}")
   cmake --build "$dir" --parallel "$(nproc)" "${t[@]}" >"$dir.build.log" 2>&1 \
     || { grep -E "error|Error" "$dir.build.log" | head -20 >&2; tickpath_die "build of build/$name failed (full log: build/$name.build.log)"; }
+}
+
+# tickpath_web: the dashboard page. npm ci installs the locked packages into
+# web/node_modules (once, or when the lock file changes) and Vite builds
+# web/dist, which the engine serves; skipped when dist is newer than every
+# source of the page.
+tickpath_web() {
+  local web="$TICKPATH_ROOT/web"
+  command -v npm >/dev/null || tickpath_die "npm is missing: the dashboard page needs Node.js >= 20.19 with npm"
+  if [ ! -d "$web/node_modules" ] || [ "$web/package-lock.json" -nt "$web/node_modules/.package-lock.json" ]; then
+    (cd "$web" && npm ci --no-audit --no-fund >"$TICKPATH_ROOT/build/web.npm.log" 2>&1) \
+      || { tail -20 "$TICKPATH_ROOT/build/web.npm.log" >&2; tickpath_die "npm ci in web/ failed (full log: build/web.npm.log)"; }
+  fi
+  if [ -f "$web/dist/index.html" ] && [ -z "$(find "$web/index.html" "$web/src" "$web/vite.config.ts" "$web/package-lock.json" \
+       -newer "$web/dist/index.html" 2>/dev/null | head -1)" ]; then
+    return 0
+  fi
+  (cd "$web" && npm run build >"$TICKPATH_ROOT/build/web.build.log" 2>&1) \
+    || { tail -20 "$TICKPATH_ROOT/build/web.build.log" >&2; tickpath_die "the dashboard page did not build (full log: build/web.build.log)"; }
 }
 
 mkdir -p "$TICKPATH_ROOT/build"

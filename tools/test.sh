@@ -3,7 +3,9 @@
 # AddressSanitizer + UndefinedBehaviorSanitizer, then the threaded tests under
 # ThreadSanitizer, then a bounded libFuzzer run of every parser of outside
 # input (tools/fuzz.sh). Exits non-zero on any failure.
+TICKPATH_EXTRA_PACKAGES=(chromium)  # the dashboard's browser test
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+tickpath_web
 jobs="$(nproc)"
 stage_start=$SECONDS
 stage_done() { echo "   ($(( SECONDS - stage_start )) s)"; stage_start=$SECONDS; }

@@ -73,16 +73,17 @@ int cmd_run(const std::string& feed, const std::string& symbols, std::uint64_t m
             const std::string& policy_on, const tickpath::strategy::SignalOptions& sig, double fee_bps,
             bool allow_short, const tickpath::engine::LiveOptions& live, const std::string& streams,
             const std::string& record_dir, const std::string& udp_interface, bool lock_memory, int fifo, double pace,
-            const std::string& ui) {
+            const std::string& ui, const std::string& ui_root) {
   tickpath::engine::PipelineConfig cfg;
   cfg.ui_listen = ui;
+  cfg.ui_root = ui_root;
   if (!ui.empty()) {
     std::string addr, err;
     std::uint16_t port = 0;
     if (!tickpath::engine::parse_listen_address(ui, addr, port, err)) return fail(err);
     cfg.ui_ready = [addr](std::uint16_t p) {
       const std::string host = addr.find(':') != std::string::npos ? "[" + addr + "]" : addr;
-      std::fprintf(stderr, "api: http://%s:%u/api/health /api/stats /metrics (read-only, served by the io thread)\n",
+      std::fprintf(stderr, "dashboard: http://%s:%u/  (API: /api/health /api/stats /metrics, stream: /ws; read-only, served by the io thread)\n",
                    host.c_str(), static_cast<unsigned>(p));
     };
   }
@@ -446,7 +447,8 @@ int main(int argc, char** argv) {
   run->add_option("--rate", rate, "synthetic frames per second of event time (market activity, not wall pace)")->capture_default_str();
   run->add_flag("--bursty", bursty, "synthetic feed arrives in bursts");
   run->add_flag("--quiet", quiet, "no progress line on stderr");
-  std::string ui_listen;
+  std::string ui_listen, ui_root;
+  run->add_option("--ui-root", ui_root, "serve the dashboard page from DIR instead of the one built from web/");
   run->add_option("--ui", ui_listen, "serve the read-only JSON API and Prometheus metrics on [ADDRESS:]PORT "
                                      "(address 127.0.0.1 unless given; off by default)");
   double pace = 0;
@@ -577,7 +579,7 @@ int main(int argc, char** argv) {
   if (*run)
     return cmd_run(feed, symbols, messages, duration, cpus, report, speed, drop, seed, rate, bursty, quiet, run_model,
                    run_backend, policy_on, sig, run_fee, run_short, live, streams, record_dir, udp_interface, !no_mlock,
-                   fifo, pace, ui_listen);
+                   fifo, pace, ui_listen, ui_root);
   if (*stress) {
     so.tls = !stress_plain;
     so.symbols = split_list(stress_symbols);

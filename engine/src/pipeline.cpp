@@ -343,6 +343,14 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     hub = std::make_unique<UiHub>(*uipub, std::move(names), v);
     ui = std::make_unique<UiServer>();
     ui->set_stream({"/ws", [&h = *hub](UiCursor& c) { return h.snapshot(c); }, [&h = *hub](UiCursor& c) { return h.delta(c); }});
+    {
+      std::string why;
+      const std::string root = cfg.ui_root.empty() ? std::string(TICKPATH_WEB_DIST) : cfg.ui_root;
+      if (!ui->set_static_root(root, why)) {
+        if (!cfg.ui_root.empty()) return error = "--ui-root: " + why, RunReport{};
+        rep.warnings.push_back("warning: " + why + "; the JSON API, metrics and stream are served");
+      }
+    }
     if (!ui->start(addr, port, std::move(routes), error)) return {};
     rep.ui_address = fmt::format("{}:{}", addr, ui->port());
     if (cfg.ui_ready) cfg.ui_ready(ui->port());

@@ -9,6 +9,9 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <array>
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <bit>
 #include <charconv>
 #include <cmath>
@@ -32,8 +35,13 @@ constexpr int kWsSendBuffer = 64 << 10;             // SO_SNDBUF of a WebSocket 
 class WsSession;
 
 // What the sessions share with the server; they may outlive it by a poll.
+struct StaticFile {
+  std::string content_type, body;
+};
+
 struct Shared {
   std::vector<UiRoute> routes;
+  std::map<std::string, StaticFile, std::less<>> files;  // "/index.html", "/assets/..."; "/" is index.html
   UiStream stream;
   UiCounters c;
   std::size_t open = 0;
@@ -158,6 +166,12 @@ class Session : public std::enable_shared_from_this<Session> {
       respond(http::status::ok, r.content_type, std::move(body), req.keep_alive());
       return;
     }
+    const std::string_view file = target == "/" ? std::string_view("/index.html") : target;
+    if (const auto it = sh_->files.find(file); it != sh_->files.end()) {
+      respond(http::status::ok, it->second.content_type, req.method() == http::verb::head ? std::string() : it->second.body,
+              req.keep_alive());
+      return;
+    }
     ++sh_->c.not_found;
     std::string list = "{\"error\":\"not found\",\"endpoints\":[";
     for (std::size_t i = 0; i < sh_->routes.size(); ++i) list += fmt::format("{}\"{}\"", i ? "," : "", sh_->routes[i].path);
@@ -246,6 +260,35 @@ bool UiServer::start(const std::string& address, std::uint16_t port, std::vector
 std::uint16_t UiServer::port() const noexcept { return impl_->port; }
 
 void UiServer::set_stream(UiStream stream) { impl_->sh->stream = std::move(stream); }
+
+bool UiServer::set_static_root(const std::string& dir, std::string& error) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_regular_file(fs::path(dir) / "index.html", ec))
+    return error = fmt::format("the dashboard page is not built ({}/index.html is missing; tools/demo.sh builds it)", dir),
+           false;
+  std::size_t total = 0;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (!it->is_regular_file(ec)) continue;
+    const std::string rel = "/" + fs::relative(it->path(), dir, ec).generic_string();
+    const std::string ext = it->path().extension().string();
+    const char* type = ext == ".html" ? "text/html; charset=utf-8"
+                       : ext == ".js" ? "text/javascript; charset=utf-8"
+                       : ext == ".css" ? "text/css; charset=utf-8"
+                       : ext == ".svg" ? "image/svg+xml"
+                       : ext == ".png" ? "image/png"
+                       : ext == ".json" ? "application/json"
+                       : ext == ".woff2" ? "font/woff2"
+                                         : "application/octet-stream";
+    std::ifstream in(it->path(), std::ios::binary);
+    std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    total += body.size();
+    if (total > (32U << 20)) return error = fmt::format("the dashboard directory {} holds more than 32 MiB", dir), false;
+    impl_->sh->files[rel] = {type, std::move(body)};
+  }
+  if (ec) return error = fmt::format("cannot read the dashboard directory {}: {}", dir, ec.message()), false;
+  return true;
+}
 
 void UiServer::broadcast() {
   Shared& sh = *impl_->sh;

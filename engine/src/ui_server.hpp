@@ -57,6 +57,10 @@ class UiServer {
   [[nodiscard]] std::uint16_t port() const noexcept;
   // Serves `stream` to WebSocket clients (before start()).
   void set_stream(UiStream stream);
+  // Serves the files under `dir` (the built page: index.html at "/"), read
+  // into memory here, at set-up; at most 32 MiB. False with a one-line
+  // message when the directory has no index.html.
+  bool set_static_root(const std::string& dir, std::string& error);
   // io thread: each WebSocket client gets a delta, unless its previous
   // message is still being written (then it is skipped, counted, and the
   // next delta covers both).

@@ -123,6 +123,10 @@ struct PipelineConfig {
   // default, port 0 = any free one). ui_ready gets the bound port.
   std::string ui_listen;
   std::function<void(std::uint16_t)> ui_ready;
+  // The dashboard page served at "/" (Vite's output); "" = the one built
+  // from web/ in the source tree. Missing: the API and stream are still
+  // served, with a warning.
+  std::string ui_root;
 };
 
 struct StageSummary {

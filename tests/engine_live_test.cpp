@@ -196,30 +196,46 @@ TEST(Live_Exsim, StaleFeedIsReplacedAndServerCloseReconnects) {
   EXPECT_GT(run.rep.processed, 1000U);
 }
 
-TEST(Live_Exsim, RotationOverlapsConnectionsAndLosesOrDoublesNothing) {
-  SimUp s(sim_config(16'000, 5'000));
-  ASSERT_TRUE(s.ok);
+// A live run against `c` with a rotation every second and 0.3 s of
+// overlap, and what every such run must show: rotations, nothing missing
+// inside a connection, each update to the strategy once, books equal.
+struct RotationRun {
+  engine::RunReport rep;
+  exsim::SimStats st;
+};
+RotationRun rotation_run(const exsim::SimConfig& c, std::size_t hold_bytes = engine::LiveOptions{}.rotation_hold_bytes) {
+  RotationRun r;
+  SimUp s(c);
+  EXPECT_TRUE(s.ok);
+  if (!s.ok) return r;
   LiveRun run(s.sim);
   run.cfg.live.rotate_after_s = 1.0;
   run.cfg.live.overlap_s = 0.3;
+  run.cfg.live.rotation_hold_bytes = hold_bytes;
   run.start();
   run.finish();
-  ASSERT_TRUE(run.error.empty()) << run.error;
-  const auto st = s.sim.stats();
-  EXPECT_GE(run.rep.rotations, 2U) << run.rep.to_table();
-  EXPECT_EQ(run.rep.reconnects, 0U);
-  EXPECT_GT(run.rep.duplicates, 0U);  // the overlap delivered frames twice ...
-  EXPECT_EQ(st.generated_unsubscribed, 0U);
-  // ... and each update reached the strategy once: events are the frames
-  // generated (bookTicker and kline updates restate a state; a repeated one
-  // is kept, so count exactly only what has an id)
-  EXPECT_EQ(run.rep.rejects, 0U);
-  EXPECT_EQ(run.rep.sq_missing, 0U);
-  EXPECT_EQ(run.rep.depth_gaps, 0U);
-  EXPECT_GE(run.rep.events, st.generated);
-  EXPECT_EQ(run.rep.messages - run.rep.duplicates, run.rep.events);
-  EXPECT_GT(run.rep.rotation_held, 0U);
+  EXPECT_TRUE(run.error.empty()) << run.error;
+  r.rep = run.rep;
+  r.st = s.sim.stats();
+  EXPECT_GE(r.rep.rotations, 2U) << r.rep.to_table();
+  EXPECT_EQ(r.rep.sq_missing, 0U);
+  // Each update reached the strategy once: events are the frames generated
+  // (bookTicker and kline updates restate a state; a repeated one is kept,
+  // so count exactly only what has an id).
+  EXPECT_GE(r.rep.events, r.st.generated);
+  EXPECT_EQ(r.rep.messages - r.rep.duplicates, r.rep.events);
   run.expect_books_equal_simulator();
+  return r;
+}
+
+TEST(Live_Exsim, RotationOverlapsConnectionsAndLosesOrDoublesNothing) {
+  const RotationRun r = rotation_run(sim_config(16'000, 5'000));
+  EXPECT_EQ(r.rep.reconnects, 0U);
+  EXPECT_GT(r.rep.duplicates, 0U);  // the overlap delivered frames twice, each was handled once
+  EXPECT_EQ(r.st.generated_unsubscribed, 0U);
+  EXPECT_EQ(r.rep.rejects, 0U);
+  EXPECT_EQ(r.rep.depth_gaps, 0U);
+  EXPECT_GT(r.rep.rotation_held, 0U);
 }
 
 // The old connection lags the new one by 50 ms (the simulator sends its
@@ -231,46 +247,19 @@ TEST(Live_Exsim, RotationOverlapsConnectionsAndLosesOrDoublesNothing) {
 TEST(Live_Exsim, RotationWithALaggingOldConnectionLosesNothing) {
   auto c = sim_config(16'000, 5'000);
   c.lag_s = 0.05;
-  SimUp s(c);
-  ASSERT_TRUE(s.ok);
-  LiveRun run(s.sim);
-  run.cfg.live.rotate_after_s = 1.0;
-  run.cfg.live.overlap_s = 0.3;
-  run.start();
-  run.finish();
-  ASSERT_TRUE(run.error.empty()) << run.error;
-  const auto st = s.sim.stats();
-  EXPECT_GE(run.rep.rotations, 2U) << run.rep.to_table();
-  EXPECT_EQ(run.rep.reconnects, 0U);
-  EXPECT_EQ(run.rep.rejects, 0U);
-  EXPECT_EQ(run.rep.sq_missing, 0U);
-  EXPECT_EQ(run.rep.depth_gaps, 0U) << run.rep.to_table();
-  EXPECT_EQ(run.rep.book_out_of_sync, 0U);
-  EXPECT_EQ(run.rep.rotation_hold_full, 0U);
-  EXPECT_GE(run.rep.events, st.generated);
-  EXPECT_EQ(run.rep.messages - run.rep.duplicates, run.rep.events);
-  run.expect_books_equal_simulator();
+  const RotationRun r = rotation_run(c);
+  EXPECT_EQ(r.rep.reconnects, 0U);
+  EXPECT_EQ(r.rep.rejects, 0U);
+  EXPECT_EQ(r.rep.depth_gaps, 0U) << r.rep.to_table();
+  EXPECT_EQ(r.rep.book_out_of_sync, 0U);
+  EXPECT_EQ(r.rep.rotation_hold_full, 0U);
 }
 
 // A hold buffer too small for the overlap ends it early (counted) and still
 // loses nothing when the connections are level.
 TEST(Live_Exsim, RotationHoldBufferFullEndsTheOverlapEarly) {
-  SimUp s(sim_config(16'000, 5'000));
-  ASSERT_TRUE(s.ok);
-  LiveRun run(s.sim);
-  run.cfg.live.rotate_after_s = 1.0;
-  run.cfg.live.overlap_s = 0.3;
-  run.cfg.live.rotation_hold_bytes = 16U << 10;
-  run.start();
-  run.finish();
-  ASSERT_TRUE(run.error.empty()) << run.error;
-  const auto st = s.sim.stats();
-  EXPECT_GE(run.rep.rotations, 2U) << run.rep.to_table();
-  EXPECT_GE(run.rep.rotation_hold_full, 1U) << run.rep.to_table();
-  EXPECT_EQ(run.rep.sq_missing, 0U);
-  EXPECT_GE(run.rep.events, st.generated);
-  EXPECT_EQ(run.rep.messages - run.rep.duplicates, run.rep.events);
-  run.expect_books_equal_simulator();
+  const RotationRun r = rotation_run(sim_config(16'000, 5'000), 16U << 10);
+  EXPECT_GE(r.rep.rotation_hold_full, 1U) << r.rep.to_table();
 }
 
 TEST(Live_Exsim, SetUpErrorsAreOneLine) {

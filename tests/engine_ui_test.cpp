@@ -80,6 +80,23 @@ Reply request(std::uint16_t port, const std::string& method, const std::string& 
   return r;
 }
 
+// A pipeline on its own thread with the endpoint on a free port.
+struct UiRun {
+  engine::RunReport rep;
+  std::string error;
+  std::atomic<std::uint16_t> port{0};
+  std::thread th;
+  // False when the endpoint did not come up (the run is then over, `error` says why).
+  bool start(engine::PipelineConfig& cfg) {
+    cfg.ui_listen = "127.0.0.1:0";
+    cfg.ui_ready = [this](std::uint16_t p) { port = p; };
+    th = std::thread([this, &cfg] { rep = engine::run_pipeline(cfg, error); });
+    for (int i = 0; i < 6000 && port == 0; ++i) std::this_thread::sleep_for(10ms);  // set-up renders the market first
+    if (port == 0) th.join();
+    return port != 0;
+  }
+};
+
 TEST(Ui_ListenAddress, PortAloneMeansLoopbackAndBadSpecsAreOneLine) {
   std::string addr, err;
   std::uint16_t port = 1;
@@ -115,17 +132,9 @@ TEST(Ui_Pipeline, ApiAndMetricsServeTheRunningEnginesFigures) {
   cfg.messages = 200'000;
   cfg.pace_fps = 50'000;  // about 4 s
   cfg.progress = false;
-  cfg.ui_listen = "127.0.0.1:0";
-  std::atomic<std::uint16_t> port{0};
-  cfg.ui_ready = [&](std::uint16_t p) { port = p; };
-  std::string error;
-  engine::RunReport rep;
-  std::thread run([&] { rep = engine::run_pipeline(cfg, error); });
-  for (int i = 0; i < 6000 && port == 0; ++i) std::this_thread::sleep_for(10ms);  // set-up renders the market first
-  if (port == 0) {
-    run.join();
-    FAIL() << "the endpoint did not come up: " << error;
-  }
+  UiRun run;
+  if (!run.start(cfg)) FAIL() << "the endpoint did not come up: " << run.error;
+  const std::uint16_t port = run.port;
 
   // A client that connects and never sends, and one that sends half a request:
   // neither holds up the others.
@@ -222,10 +231,11 @@ TEST(Ui_Pipeline, ApiAndMetricsServeTheRunningEnginesFigures) {
   const Reply head = request(port, "HEAD", "/api/health");
   EXPECT_EQ(head.status, 200);
 
-  run.join();
+  run.th.join();
   ::close(idle);
   ::close(half);
-  ASSERT_TRUE(error.empty()) << error;
+  const engine::RunReport& rep = run.rep;
+  ASSERT_TRUE(run.error.empty()) << run.error;
   EXPECT_GE(rep.messages, frames_metric);  // the final count includes everything served before
   EXPECT_GE(rep.ui_requests, 5U);
   EXPECT_GE(rep.ui_connections, 7U);
@@ -256,17 +266,9 @@ TEST(Ui_Stream, EveryBarAndSignalReachesAFastClientOnceASlowOneIsCoalesced) {
   cfg.model_path = model;
   cfg.policy_on = engine::PipelineConfig::PolicyOn::bar;
   cfg.progress = false;
-  cfg.ui_listen = "127.0.0.1:0";
-  std::atomic<std::uint16_t> port{0};
-  cfg.ui_ready = [&](std::uint16_t p) { port = p; };
-  std::string error;
-  engine::RunReport rep;
-  std::thread run([&] { rep = engine::run_pipeline(cfg, error); });
-  for (int i = 0; i < 6000 && port == 0; ++i) std::this_thread::sleep_for(10ms);
-  if (port == 0) {
-    run.join();
-    FAIL() << "the endpoint did not come up: " << error;
-  }
+  UiRun run;
+  if (!run.start(cfg)) FAIL() << "the endpoint did not come up: " << run.error;
+  const std::uint16_t port = run.port;
 
   // The slow client: a WebSocket handshake by hand, then it never reads.
   const int slow = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -284,7 +286,7 @@ TEST(Ui_Stream, EveryBarAndSignalReachesAFastClientOnceASlowOneIsCoalesced) {
   // The fast client reads until the engine goes away.
   boost::asio::io_context ioc;
   websocket::stream<tcp::socket> ws(ioc);
-  ws.next_layer().connect({boost::asio::ip::make_address("127.0.0.1"), port.load()});
+  ws.next_layer().connect({boost::asio::ip::make_address("127.0.0.1"), port});
   ws.read_message_max(64U << 20);
   ws.handshake("127.0.0.1", "/ws");
   std::vector<nlohmann::json> msgs;
@@ -295,9 +297,10 @@ TEST(Ui_Stream, EveryBarAndSignalReachesAFastClientOnceASlowOneIsCoalesced) {
     if (ec) break;
     msgs.push_back(nlohmann::json::parse(beast::buffers_to_string(b.data())));
   }
-  run.join();
+  run.th.join();
   ::close(slow);
-  ASSERT_TRUE(error.empty()) << error;
+  const engine::RunReport& rep = run.rep;
+  ASSERT_TRUE(run.error.empty()) << run.error;
 
   ASSERT_GE(msgs.size(), 10U);
   EXPECT_EQ(msgs.front()["type"], "snapshot");

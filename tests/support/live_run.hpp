@@ -88,6 +88,13 @@ struct LiveRun {
     for (const auto& b : rep.book_states) {
       exsim::SimBook sb;
       ASSERT_TRUE(sim.book(b.symbol, sb)) << b.symbol;
+      if (sb.last_skipped_final == sb.last_update_id && b.last_update_id + 1 == sb.last_skipped_first) {
+        // The simulator's very last diff was one it kept back (skip_ids):
+        // no diff after it tells the client of the gap, so a book one diff
+        // behind is all a client can have. (A later diff would show the gap
+        // and the book would resync: the soak counts those.)
+        continue;
+      }
       // synced, or still on a snapshot taken after the simulator's last diff (slow set-up, e.g. under TSan)
       EXPECT_TRUE(b.synced || b.last_update_id == sb.last_update_id) << b.symbol << "\n" << rep.to_table();
       EXPECT_EQ(b.last_update_id, sb.last_update_id) << b.symbol;

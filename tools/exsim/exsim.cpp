@@ -165,6 +165,7 @@ struct Book {
   std::map<std::int64_t, std::int64_t, std::greater<>> bids;
   std::map<std::int64_t, std::int64_t> asks;
   std::int64_t last_update_id = 0;
+  std::int64_t last_skipped_first = 0, last_skipped_final = 0;  // U and u of the last diff not sent
 };
 
 }  // namespace
@@ -521,6 +522,8 @@ struct ExchangeSimulator::Impl {
         skip_next_diff = false;
         send = false;
         ++st.skipped_diffs;
+        b.last_skipped_first = msg.U;
+        b.last_skipped_final = msg.u;
       }
     }
     if (!send) return;
@@ -815,6 +818,8 @@ bool ExchangeSimulator::book(const std::string& symbol, SimBook& out) const {
   const auto it = impl_->books.find(symbol);
   if (it == impl_->books.end()) return false;
   out.last_update_id = it->second.last_update_id;
+  out.last_skipped_first = it->second.last_skipped_first;
+  out.last_skipped_final = it->second.last_skipped_final;
   out.bids.assign(it->second.bids.begin(), it->second.bids.end());
   out.asks.assign(it->second.asks.begin(), it->second.asks.end());
   return true;

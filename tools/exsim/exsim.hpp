@@ -92,6 +92,9 @@ struct SimStats {
 
 struct SimBook {
   std::int64_t last_update_id = 0;
+  // U and u of the last diff the skip_ids fault kept back (0: none). When it
+  // was the last diff of all, no later one reveals the gap to a client.
+  std::int64_t last_skipped_first = 0, last_skipped_final = 0;
   std::vector<std::pair<std::int64_t, std::int64_t>> bids, asks;  // (price e8, qty e8), best first
 };
 

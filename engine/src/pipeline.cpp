@@ -594,7 +594,7 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
       f.trades = st.trades;
       f.bars = st.bars_closed;
       f.published = ++ui_published;
-      uipub->maybe_publish(id, now, force, f);
+      uipub->publish(id, now, f);
     };
     auto on_event = [&](const infra::Event& ev) noexcept {
       // The event's first line comes across from the feed core here; the

@@ -7,8 +7,7 @@
 namespace tickpath::engine {
 
 namespace {
-// JSON numbers; NaN and infinities (an indicator inside its lookback) are null.
-std::string n(double v) { return std::isfinite(v) ? fmt::format("{}", v) : "null"; }
+std::string n(double v) { return json_number(v); }
 
 void bar_json(std::string& o, const strategy::Bar& b) {
   o += fmt::format(R"({{"t":{},"o":{},"h":{},"l":{},"c":{},"v":{}}})", b.open_time_ms, n(b.open), n(b.high), n(b.low),

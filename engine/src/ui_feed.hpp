@@ -90,13 +90,14 @@ class UiPublisher {
       : n_(symbols), period_(period_ticks), next_(symbols, 0), frames_(std::make_unique<Seqlocked<UiSymbolFrame>[]>(symbols)),
         bars_(std::make_unique<UiBarRing>()) {}
 
-  // Strategy thread. `force`: a bar closed or a signal was made.
-  void maybe_publish(std::size_t id, std::uint64_t now, bool force, const UiSymbolFrame& f) noexcept {
-    if (id >= n_ || (!force && now < next_[id])) return;
+  // Strategy thread: the caller builds a frame only when due (or forced:
+  // a bar closed or a signal was made), then publishes it.
+  [[nodiscard]] bool due(std::size_t id, std::uint64_t now) const noexcept { return id < n_ && now >= next_[id]; }
+  void publish(std::size_t id, std::uint64_t now, const UiSymbolFrame& f) noexcept {
+    if (id >= n_) return;
     next_[id] = now + period_;
     frames_[id].write(f);
   }
-  [[nodiscard]] bool due(std::size_t id, std::uint64_t now) const noexcept { return id < n_ && now >= next_[id]; }
   void bar_closed(const UiBar& b) noexcept {
     if (!bars_->try_push(b)) bar_drops_.store(bar_drops_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }

@@ -327,7 +327,6 @@ std::string json_escape(std::string_view in) {
   }
   return o;
 }
-std::string num(double v) { return std::isfinite(v) ? fmt::format("{}", v) : "null"; }
 // Whole nanoseconds as exact decimal seconds: 63 -> "0.000000063".
 std::string ns_as_seconds(std::uint64_t ns) {
   std::string s = fmt::format("{}.{:09}", ns / 1'000'000'000, ns % 1'000'000'000);
@@ -350,13 +349,15 @@ std::array<std::uint64_t, infra::LatencyHistogram::kMaxBits + 1> octaves(const i
 }
 }  // namespace
 
+std::string json_number(double v) { return std::isfinite(v) ? fmt::format("{}", v) : "null"; }
+
 std::string health_json(const StatsView& v) {
   return fmt::format("{{\"status\":\"{}\",\"feed\":\"{}\",\"uptime_s\":{}}}\n", v.running() ? "ok" : "finished",
-                     json_escape(v.feed), num(v.uptime_s()));
+                     json_escape(v.feed), json_number(v.uptime_s()));
 }
 
 std::string stats_json(const StatsView& v) {
-  std::string o = fmt::format("{{\"feed\":\"{}\",\"uptime_s\":{},\"counters\":{{", json_escape(v.feed), num(v.uptime_s()));
+  std::string o = fmt::format("{{\"feed\":\"{}\",\"uptime_s\":{},\"counters\":{{", json_escape(v.feed), json_number(v.uptime_s()));
   // Unlabelled counters as "name":value; labelled ones grouped as "name":{"value":n,...}.
   bool first = true;
   for (std::size_t i = 0; i < v.counters.size();) {
@@ -381,8 +382,8 @@ std::string stats_json(const StatsView& v) {
     const auto p = snap.summary();
     o += fmt::format("{}{{\"stage\":\"{}\",\"count\":{},\"p50_ns\":{},\"p90_ns\":{},\"p99_ns\":{},\"p999_ns\":{},"
                      "\"max_ns\":{},\"mean_ns\":{},\"overflow\":{},\"buckets\":[",
-                     i ? "," : "", json_escape(v.stages[i].name), p.count, num(p.p50_ns), num(p.p90_ns), num(p.p99_ns),
-                     num(p.p999_ns), num(p.max_ns), num(p.mean_ns), p.overflow);
+                     i ? "," : "", json_escape(v.stages[i].name), p.count, json_number(p.p50_ns), json_number(p.p90_ns), json_number(p.p99_ns),
+                     json_number(p.p999_ns), json_number(p.max_ns), json_number(p.mean_ns), p.overflow);
     const auto oc = octaves(snap);
     bool firstb = true;
     for (std::size_t k = 0; k < oc.size(); ++k) {

@@ -99,6 +99,9 @@ struct StatsView {
   std::vector<Stage> stages;
 };
 
+// A JSON number; NaN and infinities (e.g. an indicator inside its lookback) are null.
+std::string json_number(double v);
+
 // GET /api/health: {"status":"ok"|"finished","feed":...,"uptime_s":...}
 std::string health_json(const StatsView& v);
 // GET /api/stats: counters (labelled ones as objects by label value) and,

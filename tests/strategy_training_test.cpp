@@ -119,9 +119,9 @@ TEST(ActorCritic_Gemm, RegisterBlockedProductEqualsTheTripleLoopForEveryShapeAnd
               long double ref = accumulate ? C0[m * N + j] : 0.0L;
               for (std::size_t k = 0; k < K; ++k)
                 ref += static_cast<long double>(A[m * a_rs + k * a_cs]) * B[k * N + j];
-              ASSERT_NEAR(C[m * N + j], static_cast<double>(ref), 2e-6 * (K + 1))
+              ASSERT_NEAR(C[m * N + j], static_cast<double>(ref), 2e-6 * static_cast<double>(K + 1))
                   << "float M=" << M << " N=" << N << " K=" << K << " layout " << layout << " at " << m << "," << j;
-              ASSERT_NEAR(Cdd[m * N + j], static_cast<double>(ref), 1e-13 * (K + 1))
+              ASSERT_NEAR(Cdd[m * N + j], static_cast<double>(ref), 1e-13 * static_cast<double>(K + 1))
                   << "double M=" << M << " N=" << N << " K=" << K << " layout " << layout;
             }
           ++cases;

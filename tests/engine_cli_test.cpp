@@ -1,6 +1,7 @@
 // Runs the tickpath binary the way a user does and checks what it prints.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <csignal>
@@ -13,8 +14,11 @@
 #include <sstream>
 #include <string>
 
+#include "backtest_report.hpp"
 #include "support/run_command.hpp"
 #include "support/test_data.hpp"
+#include "tickpath/strategy/backtest.hpp"
+#include "tickpath/strategy/kline_csv.hpp"
 
 #include <fcntl.h>
 #include <sys/wait.h>
@@ -23,17 +27,18 @@
 namespace {
 using Result = tickpath::test::CommandResult;
 Result run(const std::string& args) { return tickpath::test::run_command(std::string(TICKPATH_BIN) + " " + args); }
-std::vector<std::string> lines(const std::string& s) {
+std::vector<std::string> split(const std::string& s, char sep) {
   std::vector<std::string> out;
   std::size_t a = 0;
   while (a < s.size()) {
-    auto b = s.find('\n', a);
+    auto b = s.find(sep, a);
     if (b == std::string::npos) b = s.size();
     out.push_back(s.substr(a, b - a));
     a = b + 1;
   }
   return out;
 }
+std::vector<std::string> lines(const std::string& s) { return split(s, '\n'); }
 }  // namespace
 
 TEST(Cli_Parse, PrintsEveryFieldWithEightDecimalStrings) {
@@ -235,6 +240,145 @@ TEST(Cli_Backtest, TableJsonAndEquityForPolicyAndBaselines) {
   const auto bad = run("backtest --klines " + klines + " --from 2030-01-01 2>&1");
   EXPECT_EQ(bad.status, 1);
   EXPECT_NE(bad.out.find("no bars"), std::string::npos) << bad.out;
+}
+
+namespace {
+// The data a backtest report inlines, parsed.
+nlohmann::json report_data(const std::string& html) {
+  const std::string open = "<script type=\"application/json\" id=\"tickpath-backtest\">";
+  const auto a = html.find(open);
+  if (a == std::string::npos) return {};
+  const auto z = html.find("</script>", a);
+  return nlohmann::json::parse(html.substr(a + open.size(), z - a - open.size()));
+}
+}  // namespace
+
+TEST(Cli_Backtest, HtmlReportInlinesThePageAndTheSameEquityTradesAndCandles) {
+  // A stand-in page whose script and style would end their elements early
+  // if inlined as they are.
+  const std::string root = ::testing::TempDir() + "bt_web";
+  std::filesystem::create_directories(root + "/report");
+  std::ofstream(root + "/report/report.js") << "window.x = \"</script><b>\"; // </SCRIPT>\n";
+  std::ofstream(root + "/report/report.css") << "body { color: red } /* </style> */\n";
+  const std::string model = ::testing::TempDir() + "bt_html_model.tpp";
+  const std::string html = ::testing::TempDir() + "bt.html";
+  const std::string report = ::testing::TempDir() + "bt_html.json";
+  const std::string equity = ::testing::TempDir() + "bt_html_equity.csv";
+  ASSERT_EQ(run("init-model --seed 3 --out " + model + " 2>/dev/null").status, 0);
+  const std::string klines = tickpath::test::data_file("klines/camfeghali_BTCUSDT_1m_2025-08-01_2025-08-11_spot.csv");
+  const auto r = run("backtest --klines " + klines + " --model " + model + " --from 2025-08-03 --short --html " + html +
+                     " --ui-root " + root + " --report " + report + " --equity " + equity + " 2>&1");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("report: " + html), std::string::npos) << r.out;
+  const std::string doc = tickpath::test::read_file(html);
+  // Exactly the document's own elements close: the inlined text cannot end them.
+  auto count = [&](const std::string& s) {
+    std::size_t n = 0;
+    for (std::size_t at = 0; (at = doc.find(s, at)) != std::string::npos; at += s.size()) ++n;
+    return n;
+  };
+  EXPECT_EQ(count("</script>"), 2U);
+  EXPECT_EQ(count("</style>"), 1U);
+  EXPECT_EQ(count("</SCRIPT>"), 0U);
+  EXPECT_NE(doc.find("window.x = \"<\\/script><b>\""), std::string::npos);
+  EXPECT_EQ(doc.find("src=\"http"), std::string::npos);
+
+  const auto d = report_data(doc);
+  ASSERT_TRUE(d.is_object());
+  const auto table = nlohmann::json::parse(tickpath::test::read_file(report));
+  const auto eq = lines(tickpath::test::read_file(equity));
+  const std::size_t bars = table["bars"];
+  EXPECT_EQ(d["bars"], bars);
+  EXPECT_EQ(d["mode"], "long/short");
+  EXPECT_EQ(d["bars_per_candle"], 1);
+  ASSERT_EQ(eq.size(), bars + 1);
+  // Candles: the CSV's rows from the window's first bar on.
+  const auto load = tickpath::strategy::load_kline_csv(klines);
+  ASSERT_TRUE(load.error.empty());
+  const auto& c = d["candles"];
+  ASSERT_EQ(c["t"].size(), bars);
+  const std::size_t first = load.bars.size() - bars;
+  for (std::size_t i = 0; i < bars; i += 997) {
+    const auto& b = load.bars[first + i];
+    EXPECT_EQ(c["t"][i].get<std::int64_t>(), b.open_time_ms / 1000);
+    EXPECT_EQ(c["o"][i].get<double>(), b.open);
+    EXPECT_EQ(c["h"][i].get<double>(), b.high);
+    EXPECT_EQ(c["l"][i].get<double>(), b.low);
+    EXPECT_EQ(c["c"][i].get<double>(), b.close);
+  }
+  // Per strategy: the table's figures, the equity CSV's column, one marker per position change.
+  const auto names = split(eq[0], ',');
+  ASSERT_EQ(d["strategies"].size(), names.size() - 1);
+  for (std::size_t s = 0; s < d["strategies"].size(); ++s) {
+    const auto& st = d["strategies"][s];
+    const std::string name = st["name"];
+    SCOPED_TRACE(name);
+    EXPECT_EQ(name, names[s + 1]);
+    EXPECT_EQ(st["fills"], table["strategies"][name]["fills"]);
+    // (the table and the CSV print 10 significant digits)
+    EXPECT_NEAR(st["total_return"].get<double>(), table["strategies"][name]["total_return"].get<double>(), 1e-9);
+    ASSERT_EQ(st["equity"].size(), bars);
+    for (std::size_t i = 0; i < bars; i += 101) {
+      const double v = st["equity"][i];
+      EXPECT_NEAR(v, std::stod(split(eq[i + 1], ',')[s + 1]), 1e-9 * v) << "bar " << i;
+    }
+    const auto& f = st["fills_at"];
+    std::uint64_t fills = 0;
+    for (std::size_t k = 0; k < f["t"].size(); ++k) {
+      const int from = f["from"][k], to = f["to"][k];
+      EXPECT_NE(from, to);
+      fills += (from != 0) + (to != 0);
+    }
+    EXPECT_EQ(fills, st["fills"].get<std::uint64_t>());
+  }
+
+  const auto missing = run("backtest --klines " + klines + " --html " + html + " --ui-root /nonexistent 2>&1");
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_NE(missing.out.find("report page is not built"), std::string::npos) << missing.out;
+}
+
+TEST(BacktestReport_Candles, PastTheLimitBarsMergeAndEquityAndFillsFollowTheirCandles) {
+  using namespace tickpath::strategy;
+  const auto load = load_kline_csv(tickpath::test::data_file("klines/benicio1007_BTCUSDT_1m_2023-01-01_2023-01-28_spot_ohlcv.csv"));
+  ASSERT_TRUE(load.error.empty());
+  BacktestConfig cfg;
+  cfg.keep_equity = cfg.keep_trades = true;
+  const auto res = run_backtest(load.bars, nullptr, cfg);
+  tickpath::engine::BacktestReportInput in{"k.csv", "", "", 10, false, &load.bars, &res};
+  const auto d = nlohmann::json::parse(tickpath::engine::backtest_report_json(in, 7'000));
+  const std::size_t n = load.bars.size(), k = (n + 6'999) / 7'000, groups = (n + k - 1) / k;  // 40,000 bars: 6 per candle
+  ASSERT_EQ(d["bars_per_candle"].get<std::size_t>(), k);
+  const auto& c = d["candles"];
+  ASSERT_EQ(c["t"].size(), groups);
+  for (std::size_t g = 0; g < groups; ++g) {
+    double hi = -1, lo = 1e300, vol = 0;
+    for (std::size_t i = g * k; i < std::min(n, g * k + k); ++i)
+      hi = std::max(hi, load.bars[i].high), lo = std::min(lo, load.bars[i].low), vol += load.bars[i].volume;
+    ASSERT_EQ(c["t"][g].get<std::int64_t>(), load.bars[g * k].open_time_ms / 1000) << g;
+    ASSERT_EQ(c["o"][g].get<double>(), load.bars[g * k].open) << g;
+    ASSERT_EQ(c["c"][g].get<double>(), load.bars[std::min(n, g * k + k) - 1].close) << g;
+    ASSERT_EQ(c["h"][g].get<double>(), hi) << g;
+    ASSERT_EQ(c["l"][g].get<double>(), lo) << g;
+    ASSERT_NEAR(c["v"][g].get<double>(), vol, 1e-9 * vol) << g;
+  }
+  for (std::size_t s = 0; s < res.strategies.size(); ++s) {
+    const auto& st = d["strategies"][s];
+    const auto& want = res.strategies[s];
+    ASSERT_EQ(st["equity"].size(), groups);
+    for (std::size_t g = 0; g < groups; ++g)
+      ASSERT_EQ(st["equity"][g].get<double>(), want.equity[std::min(n, g * k + k) - 1]) << g;
+    ASSERT_EQ(st["fills_at"]["t"].size(), want.trades.size());
+    for (std::size_t i = 0; i < want.trades.size(); ++i) {
+      // The candle that holds the fill's bar.
+      const std::int64_t t = st["fills_at"]["t"][i];
+      const auto at = std::find_if(load.bars.begin(), load.bars.end(),
+                                   [&](const Bar& b) { return b.open_time_ms == want.trades[i].time_ms; });
+      ASSERT_NE(at, load.bars.end());
+      const auto bar = static_cast<std::size_t>(at - load.bars.begin());
+      ASSERT_EQ(t, load.bars[bar / k * k].open_time_ms / 1000) << want.name << " fill " << i;
+      ASSERT_EQ(st["fills_at"]["price"][i].get<double>(), want.trades[i].price);
+    }
+  }
 }
 
 TEST(Cli_Train, WritesAServableModelAndOneLogRowPerIterationThenBacktestsIt) {

@@ -118,6 +118,53 @@ TEST(Backtest_Policy, DecidesOnEveryBarAfterWarmupWithPositionInItsObservation) 
   EXPECT_EQ(r.policy_non_finite, 0U);
 }
 
+TEST(Backtest_Trades, ReplayingTheKeptTradesRebuildsEveryEquityCurveAndFillCount) {
+  const auto l = load_kline_csv(tickpath::test::data_file("klines/camfeghali_BTCUSDT_1m_2025-08-01_2025-08-11_spot.csv"));
+  ASSERT_TRUE(l.error.empty()) << l.error;
+  std::string err;
+  auto policy = Policy::create(PolicyModel::init_orthogonal(3), PolicyBackend::scalar, err);
+  ASSERT_TRUE(policy) << err;
+  for (const bool allow_short : {false, true}) {
+    BacktestConfig cfg;
+    cfg.keep_equity = true;
+    cfg.keep_trades = true;
+    cfg.portfolio.allow_short = allow_short;
+    cfg.from_ms = l.bars[1000].open_time_ms;
+    const auto r = run_backtest(l.bars, policy.get(), cfg);
+    ASSERT_EQ(r.strategies.size(), 4U);
+    for (const auto& s : r.strategies) {
+      SCOPED_TRACE(s.name + (allow_short ? " long/short" : " long/flat"));
+      if (s.name != "buy_and_hold") {
+        EXPECT_GT(s.trades.size(), 2U);
+      }
+      // An independent portfolio fed only the kept trades, bar by bar.
+      PaperPortfolio p(cfg.portfolio);
+      std::size_t next = 0;
+      std::uint64_t fills = 0;
+      for (std::size_t i = 0; i < r.open_time_ms.size(); ++i) {
+        const Bar& b = l.bars[1000 + i];
+        ASSERT_EQ(b.open_time_ms, r.open_time_ms[i]);
+        for (; next < s.trades.size() && s.trades[next].time_ms == b.open_time_ms; ++next) {
+          const auto& t = s.trades[next];
+          EXPECT_EQ(t.price, b.open);
+          EXPECT_EQ(static_cast<double>(t.from), p.position());
+          EXPECT_NE(t.from, t.to);
+          if (!allow_short) {
+            EXPECT_GE(t.to, 0);
+          }
+          p.rebalance(static_cast<Target>(t.to), t.price);
+          fills += (t.from != 0) + (t.to != 0);
+        }
+        p.mark(b.close);
+        // Equal up to rounding: each build may fuse multiply-adds differently per call site.
+        ASSERT_NEAR(p.equity(b.close), s.equity[i], 1e-12 * s.equity[i]) << "bar " << i;
+      }
+      EXPECT_EQ(next, s.trades.size());  // every trade fell on a bar of the window, in order
+      EXPECT_EQ(fills, s.metrics.fills);
+    }
+  }
+}
+
 TEST(PaperPortfolio_Limits, PositionNotionalIsCapped) {
   PortfolioConfig cfg;
   cfg.max_position_notional = 2'500.0;

@@ -58,8 +58,9 @@ tickpath_build() {
 
 # tickpath_web: the dashboard page. npm ci installs the locked packages into
 # web/node_modules (once, or when the lock file changes) and Vite builds
-# web/dist, which the engine serves; skipped when dist is newer than every
-# source of the page.
+# web/dist, which the engine serves (and dist/report, which `tickpath
+# backtest --html` inlines); skipped when dist is newer than every source of
+# the page.
 tickpath_web() {
   local web="$TICKPATH_ROOT/web"
   command -v npm >/dev/null || tickpath_die "npm is missing: the dashboard page needs Node.js >= 20.19 with npm"
@@ -67,8 +68,10 @@ tickpath_web() {
     (cd "$web" && npm ci --no-audit --no-fund >"$TICKPATH_ROOT/build/web.npm.log" 2>&1) \
       || { tail -20 "$TICKPATH_ROOT/build/web.npm.log" >&2; tickpath_die "npm ci in web/ failed (full log: build/web.npm.log)"; }
   fi
-  if [ -f "$web/dist/index.html" ] && [ -z "$(find "$web/index.html" "$web/src" "$web/vite.config.ts" "$web/package-lock.json" \
-       -newer "$web/dist/index.html" 2>/dev/null | head -1)" ]; then
+  # (the backtest report, dist/report/report.js, is built last)
+  if [ -f "$web/dist/index.html" ] && [ -f "$web/dist/report/report.js" ] && [ -z "$(find "$web/index.html" "$web/src" \
+       "$web/vite.config.ts" "$web/vite.report.config.ts" "$web/package.json" "$web/package-lock.json" \
+       -newer "$web/dist/report/report.js" 2>/dev/null | head -1)" ]; then
     return 0
   fi
   (cd "$web" && npm run build >"$TICKPATH_ROOT/build/web.build.log" 2>&1) \

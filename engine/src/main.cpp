@@ -12,6 +12,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "backtest_report.hpp"
 #include "stress.hpp"
 #include "ui_server.hpp"
 #include "tickpath/engine/doctor.hpp"
@@ -341,12 +342,14 @@ int cmd_infer(const std::string& model_path, const std::string& input, const std
 
 int cmd_backtest(const std::string& klines, const std::string& model_path, const std::string& backend_name,
                  double fee_bps, const std::string& from, const std::string& to, bool allow_short,
-                 const std::string& report, const std::string& equity_path) {
+                 const std::string& report, const std::string& equity_path, const std::string& html_path,
+                 const std::string& web_root) {
   using namespace tickpath::strategy;
   BacktestConfig cfg;
   cfg.portfolio.fee_bps = fee_bps;
   cfg.portfolio.allow_short = allow_short;
-  cfg.keep_equity = !equity_path.empty();
+  cfg.keep_equity = !equity_path.empty() || !html_path.empty();
+  cfg.keep_trades = !html_path.empty();
   cfg.progress = true;
   if (!(fee_bps >= 0)) return fail("--fee-bps must be >= 0");
   if (!from.empty() && !parse_time_ms(from, cfg.from_ms)) return fail("--from: not a time: " + from);
@@ -400,6 +403,16 @@ int cmd_backtest(const std::string& klines, const std::string& model_path, const
       csv += "\n";
     }
     if (!write_file(equity_path, csv, error)) return fail(error);
+  }
+  if (!html_path.empty()) {
+    tickpath::engine::BacktestReportInput in{klines, model_path, policy ? std::string(to_string(policy->backend())) : "",
+                                            fee_bps, allow_short, &load.bars, &res};
+    const std::string html = tickpath::engine::backtest_report_html(
+        in, web_root, error);
+    if (html.empty()) return fail(error);
+    if (!write_file(html_path, html, error)) return fail(error);
+    std::printf("  report: %s (%.1f MB; open it in a browser, it needs no server)\n", html_path.c_str(),
+                static_cast<double>(html.size()) / 1e6);
   }
   return 0;
 }
@@ -535,7 +548,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
 
   auto* bt = app.add_subcommand("backtest", "run the policy and three baselines over a kline CSV, side by side");
-  std::string bt_klines, bt_model, bt_backend = "auto", bt_from, bt_to, bt_report, bt_equity;
+  std::string bt_klines, bt_model, bt_backend = "auto", bt_from, bt_to, bt_report, bt_equity, bt_html, bt_web_root;
   double bt_fee = 10;
   bool bt_short = false;
   bt->add_option("--klines", bt_klines, "kline CSV")->required();
@@ -547,6 +560,10 @@ int main(int argc, char** argv) {
   bt->add_flag("--short", bt_short, "SELL goes short instead of flat");
   bt->add_option("--report", bt_report, "write the table as JSON to FILE");
   bt->add_option("--equity", bt_equity, "write per-bar equity of every strategy as CSV to FILE");
+  bt->add_option("--html", bt_html,
+                 "write a self-contained HTML report to FILE: equity curves of the policy and the baselines, each "
+                 "strategy's trades on the candles");
+  bt->add_option("--ui-root", bt_web_root, "take the report page from DIR instead of the one built from web/");
 
   auto* train = app.add_subcommand("train", "train the policy with PPO over a kline CSV and write the model the engine serves");
   tickpath::engine::TrainOptions tr;
@@ -626,6 +643,6 @@ int main(int argc, char** argv) {
   if (*init) return cmd_init_model(init_seed, init_out);
   if (*infer) return cmd_infer(model_path, infer_input, backend);
   if (*train) return tickpath::engine::run_train(tr);
-  if (*bt) return cmd_backtest(bt_klines, bt_model, bt_backend, bt_fee, bt_from, bt_to, bt_short, bt_report, bt_equity);
+  if (*bt) return cmd_backtest(bt_klines, bt_model, bt_backend, bt_fee, bt_from, bt_to, bt_short, bt_report, bt_equity, bt_html, bt_web_root);
   return 2;
 }

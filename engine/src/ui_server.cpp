@@ -317,7 +317,6 @@ void UiServer::stop() {
 
 UiCounters UiServer::counters() const noexcept { return impl_->sh->c; }
 
-namespace {
 std::string json_escape(std::string_view in) {
   std::string o;
   for (const char ch : in) {
@@ -327,6 +326,8 @@ std::string json_escape(std::string_view in) {
   }
   return o;
 }
+
+namespace {
 // Whole nanoseconds as exact decimal seconds: 63 -> "0.000000063".
 std::string ns_as_seconds(std::uint64_t ns) {
   std::string s = fmt::format("{}.{:09}", ns / 1'000'000'000, ns % 1'000'000'000);

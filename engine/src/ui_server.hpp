@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tickpath/infra/latency_histogram.hpp"
@@ -101,6 +102,8 @@ struct StatsView {
 
 // A JSON number; NaN and infinities (e.g. an indicator inside its lookback) are null.
 std::string json_number(double v);
+// The inside of a JSON string (quotes, backslashes and control characters escaped).
+std::string json_escape(std::string_view in);
 
 // GET /api/health: {"status":"ok"|"finished","feed":...,"uptime_s":...}
 std::string health_json(const StatsView& v);

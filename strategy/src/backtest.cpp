@@ -52,7 +52,12 @@ BacktestResult run_backtest(const std::vector<Bar>& bars, Policy* policy, const 
       out.last_ms = b.open_time_ms;
       ++out.bars;
       for (auto& r : runners) {
-        if (r.has_pending) r.book.rebalance(r.pending, b.open);
+        if (r.has_pending) {
+          const double before = r.book.position();
+          if (r.book.rebalance(r.pending, b.open) && cfg.keep_trades)
+            r.result.trades.push_back({b.open_time_ms, b.open, static_cast<std::int8_t>(before),
+                                       static_cast<std::int8_t>(r.book.position())});
+        }
         r.has_pending = false;
       }
     }

@@ -25,13 +25,23 @@ struct BacktestConfig {
   std::int64_t from_ms = std::numeric_limits<std::int64_t>::min();
   std::int64_t to_ms = std::numeric_limits<std::int64_t>::max();  // exclusive
   bool keep_equity = false;  // per-bar equity of every strategy
+  bool keep_trades = false;  // every fill of every strategy (for reports)
   bool progress = false;     // a line on stderr every 10% of long runs
+};
+
+// One position change: at `time_ms` (the open of the bar it filled on) from
+// position `from` to `to` (-1 short, 0 flat, 1 long) at `price`.
+struct TradeMark {
+  std::int64_t time_ms = 0;
+  double price = 0;
+  std::int8_t from = 0, to = 0;
 };
 
 struct StrategyResult {
   std::string name;
   PortfolioMetrics metrics;
-  std::vector<double> equity;  // per bar, when asked for
+  std::vector<double> equity;     // per bar, when asked for
+  std::vector<TradeMark> trades;  // when asked for
 };
 
 struct BacktestResult {

@@ -12,13 +12,22 @@
 //    p99.9 (the synthetic market runs at 20 frames per event-time second
 //    here, so the policy is past its 35-bar warm-up early in the run).
 //  - BM_Inline: the anchor, receive stamp to decision per frame, one core.
+//  - BM_PipelineUi/100000/M: the paced run with the dashboard server on
+//    (--ui) and M = 0: no server (the anchor), 1: one client reading the
+//    stream, 2: that client plus one that handshakes and never reads (its
+//    updates coalesced, counted in ui_coalesced). What the stream costs the
+//    hot path, and whether a stalled browser moves it.
 //
 // Each benchmark iteration is one whole run (set-up excluded from the
 // counters, which come from the engine's own report).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "bench_common.hpp"
 #include "tickpath/engine/pipeline.hpp"
@@ -63,11 +72,58 @@ void set_stage(benchmark::State& state, const engine::RunReport& rep, const char
   }
 }
 
-void BM_Pipeline(benchmark::State& state) {
-  const double pace = static_cast<double>(state.range(0));
+// A WebSocket client at the socket level: the upgrade request, then either
+// read and discard until the server closes, or never read at all.
+int ws_connect(std::uint16_t port, int rcvbuf) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  if (rcvbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  static const std::string hs = "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::send(fd, hs.data(), hs.size(), MSG_NOSIGNAL) != static_cast<long>(hs.size())) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+struct UiClients {
+  int mode = 0;
+  int reader = -1, stalled = -1;
+  std::thread th;
+  void connect(std::uint16_t port) {
+    if (mode >= 1 && (reader = ws_connect(port, 0)) >= 0)
+      th = std::thread([fd = reader] {
+        char buf[65536];
+        while (::recv(fd, buf, sizeof buf, 0) > 0) {
+        }
+      });
+    if (mode >= 2) stalled = ws_connect(port, 4096);
+  }
+  ~UiClients() {
+    if (reader >= 0) ::shutdown(reader, SHUT_RDWR);
+    if (th.joinable()) th.join();
+    for (int fd : {reader, stalled})
+      if (fd >= 0) ::close(fd);
+  }
+};
+
+// ui_mode -1: the dashboard is not part of the benchmark; 0, 1, 2: as above.
+void pipeline_run(benchmark::State& state, double pace, int ui_mode) {
   engine::RunReport rep;
   for (auto _ : state) {
+    UiClients clients;
+    clients.mode = ui_mode;
     engine::PipelineConfig cfg;
+    if (ui_mode > 0) {
+      cfg.ui_listen = "127.0.0.1:0";
+      cfg.ui_ready = [&clients](std::uint16_t port) { clients.connect(port); };
+    }
     cfg.feed = engine::PipelineConfig::Feed::synthetic;
     cfg.messages = pace > 0 ? static_cast<std::uint64_t>(pace) * 2 : kFrames;  // paced: two seconds
     cfg.progress = false;
@@ -94,7 +150,21 @@ void BM_Pipeline(benchmark::State& state) {
   set_stage(state, rep, "end_to_end", "e2e");
   set_stage(state, rep, "queue", "queue");
   set_stage(state, rep, "parse", "parse");
-  state.SetLabel(pace > 0 ? "pipeline paced" : "pipeline saturated");
+  if (ui_mode >= 0) {
+    state.counters["ui_clients"] = static_cast<double>(rep.ui_ws_clients);
+    state.counters["ui_messages"] = static_cast<double>(rep.ui_ws_messages);
+    state.counters["ui_coalesced"] = static_cast<double>(rep.ui_ws_coalesced);
+    state.SetLabel(ui_mode == 0   ? "paced, no dashboard (anchor)"
+                   : ui_mode == 1 ? "paced, dashboard with a reading client"
+                                  : "paced, dashboard with a reading and a stalled client");
+  } else {
+    state.SetLabel(pace > 0 ? "pipeline paced" : "pipeline saturated");
+  }
+}
+
+void BM_Pipeline(benchmark::State& state) { pipeline_run(state, static_cast<double>(state.range(0)), -1); }
+void BM_PipelineUi(benchmark::State& state) {
+  pipeline_run(state, static_cast<double>(state.range(0)), static_cast<int>(state.range(1)));
 }
 
 // The anchor: the same frames and stages inline on one pinned thread.
@@ -149,5 +219,12 @@ void BM_Inline(benchmark::State& state) {
 }  // namespace
 
 BENCHMARK(BM_Pipeline)->Arg(0)->Arg(100'000)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_PipelineUi)
+    ->Args({100'000, 0})
+    ->Args({100'000, 1})
+    ->Args({100'000, 2})
+    ->Iterations(1)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Inline)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
 TICKPATH_BENCHMARK_MAIN()

@@ -23,6 +23,7 @@
 
 #include "tickpath/engine/pipeline.hpp"
 #include "tickpath/strategy/policy_model.hpp"
+#include "ui_feed.hpp"
 #include "ui_server.hpp"
 
 namespace {
@@ -323,6 +324,37 @@ TEST(Ui_Stream, EveryBarAndSignalReachesAFastClientOnceASlowOneIsCoalesced) {
     for (std::size_t i = 1; i < ts.size(); ++i) EXPECT_LT(ts[i - 1], ts[i]) << "bars out of order or repeated";
     EXPECT_EQ(signals[id], rep.symbols[id].signals) << rep.symbols[id].name;  // every signal, once
   }
+  // The tape: real trades of each symbol, in order, never repeated, at most
+  // kTapePerMessage per message (the newest), none refused by the ring; a
+  // symbol's aggTrades only until its raw trades arrive (the same trades).
+  std::map<int, std::int64_t> last_id;
+  std::map<int, std::uint64_t> tape;
+  std::map<int, bool> raw;
+  for (const auto& m : msgs) {
+    EXPECT_LE(m["trades"].size(), engine::UiHub::kTapePerMessage);
+    for (const auto& t : m["trades"]) {
+      const int sym = t["s"].get<int>();
+      const std::int64_t id = t["id"].get<std::int64_t>();
+      const bool agg = t["agg"] == 1;
+      if (agg) {
+        EXPECT_FALSE(raw[sym]) << "an aggTrade after the raw trades began";
+      } else if (!raw[sym]) {
+        raw[sym] = true;  // ids switch from aggTrade's to trade's
+      } else {
+        EXPECT_GT(id, last_id[sym]) << "tape out of order or repeated";
+      }
+      ++tape[sym];
+      last_id[sym] = id;
+      EXPECT_GT(t["p"].get<double>(), 0.0);
+      EXPECT_GT(t["q"].get<double>(), 0.0);
+      EXPECT_TRUE(t["m"] == 0 || t["m"] == 1);
+    }
+  }
+  for (int id = 0; id < 2; ++id) {
+    EXPECT_GT(tape[id], 50U) << rep.symbols[id].name;
+    EXPECT_LE(tape[id], rep.symbols[id].trades) << rep.symbols[id].name;
+  }
+  EXPECT_EQ(rep.ui_tape_drops, 0U);
   // The last frame of each symbol agrees with the report's end state.
   const auto& last = msgs.back();
   ASSERT_EQ(last["frames"].size(), 2U);

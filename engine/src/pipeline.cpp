@@ -603,6 +603,10 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
       const std::uint64_t dq = clock.now();
       sstats->queue.record(clock.delta_ns(parsed, dq));
       const strategy::MarketUpdate u = market->on_event(ev);
+      if (uipub && (ev.type == infra::EventType::trade || ev.type == infra::EventType::agg_trade))
+        uipub->trade({ev.symbol, static_cast<std::uint8_t>((ev.flags & infra::event_flag::buyer_maker) != 0),
+                      static_cast<std::uint8_t>(ev.type == infra::EventType::agg_trade), ev.trade.trade_time_ms,
+                      ev.trade.price, ev.trade.qty, ev.trade.id});
       if (uipub && u.bar_closed && ev.symbol < market->capacity()) {
         const auto& st = market->symbol(ev.symbol);
         const auto& v = st.indicators.last_closed();
@@ -785,6 +789,7 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     rep.ui_ws_messages = ui->counters().ws_messages;
     rep.ui_ws_coalesced = ui->counters().ws_coalesced;
     rep.ui_bar_drops = uipub->bar_drops();
+    rep.ui_tape_drops = uipub->tape_drops();
   }
   if (livefeed) {
     livefeed->finish(rep);

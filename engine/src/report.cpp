@@ -90,8 +90,9 @@ std::string RunReport::to_json() const {
                      esc(journal_dir), journal_frames, journal_bytes, journal_files, journal_drops, esc(journal_error));
   if (!ui_address.empty())
     o += fmt::format("\"ui\":{{\"address\":\"{}\",\"requests\":{},\"connections\":{},\"ws_clients\":{},\"ws_messages\":{},"
-                     "\"ws_coalesced\":{},\"bar_drops\":{}}},",
-                     esc(ui_address), ui_requests, ui_connections, ui_ws_clients, ui_ws_messages, ui_ws_coalesced, ui_bar_drops);
+                     "\"ws_coalesced\":{},\"bar_drops\":{},\"tape_drops\":{}}},",
+                     esc(ui_address), ui_requests, ui_connections, ui_ws_clients, ui_ws_messages, ui_ws_coalesced, ui_bar_drops,
+                     ui_tape_drops);
   if (journal_replay) o += "\"journal_replay\":true,";
   if (!stopped_by.empty()) o += fmt::format("\"stopped_by\":\"{}\",", stopped_by);
   o += "\"warnings\":[";
@@ -176,8 +177,9 @@ std::string RunReport::to_table() const {
                      sq_missing, udp_truncated);
   if (!ui_address.empty())
     o += fmt::format("  ui {}: {} requests on {} connections; stream: {} clients, {} messages, {} updates coalesced "
-                     "(client still writing), {} closed bars refused (ring full)\n",
-                     ui_address, ui_requests, ui_connections, ui_ws_clients, ui_ws_messages, ui_ws_coalesced, ui_bar_drops);
+                     "(client still writing), {} closed bars and {} tape trades refused (ring full)\n",
+                     ui_address, ui_requests, ui_connections, ui_ws_clients, ui_ws_messages, ui_ws_coalesced, ui_bar_drops,
+                     ui_tape_drops);
   if (!journal_dir.empty())
     o += fmt::format("  journal {}: {} frames, {:.1f} MB in {} files, {} not journaled (ring full)\n", journal_dir,
                      journal_frames, static_cast<double>(journal_bytes) * 1e-6, journal_files, journal_drops);

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace tickpath::engine {
@@ -17,6 +18,7 @@ void bar_json(std::string& o, const strategy::Bar& b) {
 
 void UiHub::drain() {
   pub_.bars().pop_batch(UiBarRing::capacity, [this](const UiBar& b) noexcept { bars_.push(b, kBarHistory); });
+  pub_.trades().pop_batch(UiTradeRing::capacity, [this](const UiTrade& t) noexcept { tape_.push(t, kTapeHistory); });
 }
 
 void UiHub::on_signal(const infra::Signal& s) { signals_.push(s, kSignalHistory); }
@@ -29,7 +31,8 @@ std::string UiHub::snapshot(UiCursor& c) {
 std::string UiHub::delta(UiCursor& c) { return render("delta", c, false); }
 
 std::string UiHub::render(const char* type, UiCursor& c, bool full) {
-  std::string o = fmt::format(R"({{"type":"{}","uptime_s":{},"bar_drops":{},)", type, n(stats_.uptime_s()), pub_.bar_drops());
+  std::string o = fmt::format(R"({{"type":"{}","uptime_s":{},"bar_drops":{},"tape_drops":{},)", type,
+                              n(stats_.uptime_s()), pub_.bar_drops(), pub_.tape_drops());
   if (full) {
     o += R"("symbols":[)";
     for (std::size_t i = 0; i < names_.size(); ++i) o += fmt::format(R"({}"{}")", i ? "," : "", names_[i]);
@@ -72,6 +75,15 @@ std::string UiHub::render(const char* type, UiCursor& c, bool full) {
                      n(s.confidence), n(s.price));
   }
   c.signals = signals_.end();
+  // The tape: the newest trades after the cursor, oldest first.
+  o += R"(],"trades":[)";
+  from = std::max({c.trades, tape_.first, tape_.end() > kTapePerMessage ? tape_.end() - kTapePerMessage : 0});
+  for (std::uint64_t k = from; k < tape_.end(); ++k) {
+    const UiTrade& t = tape_.items[k - tape_.first];
+    o += fmt::format(R"({}{{"s":{},"t":{},"id":{},"agg":{},"p":{},"q":{},"m":{}}})", k == from ? "" : ",", t.symbol,
+                     t.time_ms, t.id, t.aggregate, n(t.price), n(t.qty), t.buyer_maker);
+  }
+  c.trades = tape_.end();
   std::string stats = stats_json(stats_);
   if (!stats.empty() && stats.back() == '\n') stats.pop_back();
   o += R"(],"stats":)" + stats + "}";

@@ -5,15 +5,18 @@
 // looks at (last price, top of book, forming bar, the closed bar's
 // overlays, position and equity) written into a seqlock at most every
 // `period` ticks, and at once when a bar closes or a signal is made; each
-// closed bar also goes into an SPSC ring (full: counted, never waited on).
-// Cost on the hot thread: a compare per event, a ~150-byte write per
-// symbol per period. The seqlock's payload is a run of relaxed atomic words,
-// so the reader's torn copies are retried, not undefined.
+// closed bar and each trade also goes into an SPSC ring (full: counted,
+// never waited on). Cost on the hot thread: a compare per event, a 40-byte
+// ring slot per trade, a ~190-byte write per symbol per period. The
+// seqlock's payload is a run of relaxed atomic words, so the reader's torn
+// copies are retried, not undefined.
 //
-// UiHub (io thread): drains the bar ring and the signals into bounded
+// UiHub (io thread): drains the rings and the signals into bounded
 // histories (numbered, so each WebSocket client resumes from its own
 // cursor), and renders the snapshot a client gets on connect and the
-// deltas it gets at the broadcast rate.
+// deltas it gets at the broadcast rate. Bars and signals reach every client
+// whole; the trade tape is a view of the latest trades: a delta carries at
+// most the newest kTapePerMessage after the client's cursor.
 #pragma once
 
 #include <array>
@@ -47,6 +50,15 @@ struct UiBar {
   infra::SymbolId symbol = infra::kNoSymbol;
   strategy::Bar bar{};
   double sma_20 = 0, bb_upper = 0, bb_lower = 0;
+};
+
+struct UiTrade {
+  infra::SymbolId symbol = infra::kNoSymbol;
+  std::uint8_t buyer_maker = 0;  // 1: the seller took the bid
+  std::uint8_t aggregate = 0;    // 1: an aggTrade (id is `a`), 0: a trade (id is `t`)
+  std::int64_t time_ms = 0;
+  double price = 0, qty = 0;
+  std::int64_t id = 0;
 };
 
 // One writer, any number of readers; T trivially copyable, a multiple of 8 bytes.
@@ -83,12 +95,13 @@ class Seqlocked {
 };
 
 using UiBarRing = infra::SpscRing<UiBar, 1U << 12>;
+using UiTradeRing = infra::SpscRing<UiTrade, 1U << 13>;
 
 class UiPublisher {
  public:
   UiPublisher(std::size_t symbols, std::uint64_t period_ticks)
-      : n_(symbols), period_(period_ticks), next_(symbols, 0), frames_(std::make_unique<Seqlocked<UiSymbolFrame>[]>(symbols)),
-        bars_(std::make_unique<UiBarRing>()) {}
+      : n_(symbols), period_(period_ticks), next_(symbols, 0), raw_trades_(symbols, 0), frames_(std::make_unique<Seqlocked<UiSymbolFrame>[]>(symbols)),
+        bars_(std::make_unique<UiBarRing>()), trades_(std::make_unique<UiTradeRing>()) {}
 
   // Strategy thread: the caller builds a frame only when due (or forced:
   // a bar closed or a signal was made), then publishes it.
@@ -101,25 +114,38 @@ class UiPublisher {
   void bar_closed(const UiBar& b) noexcept {
     if (!bars_->try_push(b)) bar_drops_.store(bar_drops_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
+  // A trade for the tape. trade and aggTrade streams report the same
+  // trades: once a symbol's raw trades are seen, its aggregates are left out.
+  void trade(const UiTrade& t) noexcept {
+    if (t.symbol < n_) {
+      if (t.aggregate && raw_trades_[t.symbol]) return;
+      if (!t.aggregate) raw_trades_[t.symbol] = 1;
+    }
+    if (!trades_->try_push(t)) tape_drops_.store(tape_drops_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
 
   // io thread
   [[nodiscard]] bool read(std::size_t id, UiSymbolFrame& out) const noexcept { return id < n_ && frames_[id].read(out); }
   UiBarRing& bars() noexcept { return *bars_; }
+  UiTradeRing& trades() noexcept { return *trades_; }
   [[nodiscard]] std::uint64_t bar_drops() const noexcept { return bar_drops_.load(std::memory_order_relaxed); }
+  [[nodiscard]] std::uint64_t tape_drops() const noexcept { return tape_drops_.load(std::memory_order_relaxed); }
   [[nodiscard]] std::size_t symbols() const noexcept { return n_; }
 
  private:
   std::size_t n_;
   std::uint64_t period_;
   std::vector<std::uint64_t> next_;  // strategy thread only
+  std::vector<std::uint8_t> raw_trades_;  // strategy thread only
   std::unique_ptr<Seqlocked<UiSymbolFrame>[]> frames_;
   std::unique_ptr<UiBarRing> bars_;
-  std::atomic<std::uint64_t> bar_drops_{0};
+  std::unique_ptr<UiTradeRing> trades_;
+  std::atomic<std::uint64_t> bar_drops_{0}, tape_drops_{0};
 };
 
 class UiHub {
  public:
-  static constexpr std::size_t kBarHistory = 2000, kSignalHistory = 1000;
+  static constexpr std::size_t kBarHistory = 2000, kSignalHistory = 1000, kTapeHistory = 1000, kTapePerMessage = 200;
 
   UiHub(UiPublisher& pub, std::vector<std::string> symbol_names, StatsView stats)
       : pub_(pub), names_(std::move(symbol_names)), stats_(std::move(stats)), frames_(names_.size()) {}
@@ -151,6 +177,7 @@ class UiHub {
   std::vector<UiSymbolFrame> frames_;
   History<UiBar> bars_;
   History<infra::Signal> signals_;
+  History<UiTrade> tape_;
 };
 
 }  // namespace tickpath::engine

@@ -35,7 +35,7 @@ struct UiCounters {
 
 // Where a WebSocket client is in the numbered histories it is sent.
 struct UiCursor {
-  std::uint64_t bars = 0, signals = 0;
+  std::uint64_t bars = 0, signals = 0, trades = 0;
 };
 
 // The update stream: a snapshot on connect, then a delta per broadcast,

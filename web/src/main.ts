@@ -18,6 +18,7 @@ interface Frame {
   trades: number; bars: number;
 }
 interface ClosedBar { s: number; bar: BarMsg; sma20: number | null; bb_upper: number | null; bb_lower: number | null }
+interface TradeMsg { s: number; t: number; id: number; p: number; q: number; m: 0 | 1 }
 interface SignalMsg { s: number; t: number; action: "BUY" | "SELL" | "HOLD"; reason: string; confidence: number; price: number }
 interface Stage {
   stage: string; count: number; p50_ns: number; p90_ns: number; p99_ns: number; p999_ns: number; max_ns: number;
@@ -25,8 +26,8 @@ interface Stage {
 }
 interface Stats { feed: string; uptime_s: number; counters: Record<string, number | Record<string, number>>; stages: Stage[] }
 interface Update {
-  type: "snapshot" | "delta"; uptime_s: number; bar_drops: number; symbols?: string[];
-  frames: Frame[]; bars: ClosedBar[]; signals: SignalMsg[]; stats: Stats;
+  type: "snapshot" | "delta"; uptime_s: number; bar_drops: number; tape_drops: number; symbols?: string[];
+  frames: Frame[]; bars: ClosedBar[]; signals: SignalMsg[]; trades: TradeMsg[]; stats: Stats;
 }
 
 const css = (name: string) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
@@ -41,7 +42,7 @@ interface SymbolData {
   bars: Map<number, BarMsg & { sma20: number | null; up: number | null; lo: number | null }>;
   signals: SignalMsg[];
   equity: { time: UTCTimestamp; value: number }[];
-  tape: { t: number; price: number }[];
+  tape: TradeMsg[];
   frame?: Frame;
   firstPrice?: number;
   peakEquity: number;
@@ -137,8 +138,11 @@ function renderSide() {
     `<tr><td>${new Date(g.t).toISOString().slice(11, 19)}</td><td class="${g.action}">${g.action}</td><td>${fmt(g.confidence, 3)}</td><td>${fmt(g.price)}</td></tr>`);
   $("signals").querySelector("tbody")!.innerHTML = rows.join("");
   $("signals").dataset.count = String(s.signals.length);
+  // Sells (the buyer was the maker) in red, buys in green.
   $("tape").querySelector("tbody")!.innerHTML = s.tape.slice(-12).reverse()
-    .map((e) => `<tr><td>${new Date(e.t).toISOString().slice(11, 23)}</td><td>${fmt(e.price)}</td></tr>`).join("");
+    .map((e) => `<tr><td>${new Date(e.t).toISOString().slice(11, 23)}</td><td class="${e.m ? "SELL" : "BUY"}">${fmt(e.p)}</td>` +
+      `<td>${fmt(e.q, 5)}</td></tr>`).join("");
+  $("tape").dataset.count = String(s.tape.length);
 }
 
 // ---- latency panel: one canvas per stage, octave buckets on a log axis ----
@@ -230,6 +234,12 @@ function apply(u: Update) {
       $("candles").dataset.bars = String(s.bars.size);
     }
   }
+  for (const t of u.trades ?? []) {
+    const s = data[t.s];
+    if (!s) continue;
+    s.tape.push(t);
+    if (s.tape.length > 200) s.tape.shift();
+  }
   let newMarkers = false;
   for (const g of u.signals) {
     const s = data[g.s];
@@ -243,10 +253,6 @@ function apply(u: Update) {
     if (!s) continue;
     s.frame = f;
     if (f.last != null && s.firstPrice === undefined) s.firstPrice = f.last;
-    if (f.last != null && (!s.tape.length || s.tape[s.tape.length - 1].t !== f.t)) {
-      s.tape.push({ t: f.t, price: f.last });
-      if (s.tape.length > 200) s.tape.shift();
-    }
     if (f.equity != null && f.t > 0) {
       const t = sec(f.t);
       s.peakEquity = Math.max(s.peakEquity, f.equity);

@@ -65,6 +65,12 @@ try {
   const firstRow = await page.$eval("#signals tbody tr", (r) => r.textContent);
   if (!/(BUY|SELL|HOLD)/.test(firstRow)) fail(`signal row "${firstRow}"`);
 
+  // The tape: trades with a time, a price and a quantity.
+  await page.waitForFunction(() => Number(document.getElementById("tape").dataset.count ?? 0) >= 5, null, { timeout: 30000 });
+  const tapeRow = await page.$$eval("#tape tbody tr:first-child td", (t) => t.map((x) => x.textContent));
+  if (!(tapeRow.length === 3 && /^\d\d:\d\d:\d\d\.\d{3}$/.test(tapeRow[0]) && Number(tapeRow[1]) > 0 && Number(tapeRow[2]) > 0))
+    fail(`tape row ${JSON.stringify(tapeRow)}`);
+
   // Latency histograms: one per active stage, and their counts move.
   const counts = () => page.$$eval("#histograms figure", (f) => f.map((x) => [x.dataset.stage, Number(x.querySelector("canvas").dataset.count)]));
   const h1 = Object.fromEntries(await counts());

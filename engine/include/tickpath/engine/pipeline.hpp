@@ -198,8 +198,9 @@ struct RunReport {
   std::string ui_address;  // the read-only HTTP endpoint, when on: ADDRESS:PORT
   std::uint64_t ui_requests = 0, ui_connections = 0;  // served by the read-only HTTP endpoint
   // its update stream: WebSocket clients, messages sent, updates coalesced
-  // for a client still writing the previous one, closed bars the ring refused
-  std::uint64_t ui_ws_clients = 0, ui_ws_messages = 0, ui_ws_coalesced = 0, ui_bar_drops = 0;  // frames held during overlaps; overlaps ended by a full buffer
+  // for a client still writing the previous one, closed bars and trades the
+  // rings refused
+  std::uint64_t ui_ws_clients = 0, ui_ws_messages = 0, ui_ws_coalesced = 0, ui_bar_drops = 0, ui_tape_drops = 0;
   std::uint64_t duplicates = 0, sq_missing = 0, snapshot_fetches = 0, snapshot_failures = 0, snapshots_applied = 0;
   std::uint64_t pings = 0, pongs = 0;
   double outage_s = 0;

@@ -12,9 +12,11 @@
 //    p99.9 (the synthetic market runs at 20 frames per event-time second
 //    here, so the policy is past its 35-bar warm-up early in the run).
 //  - BM_Inline: the anchor, receive stamp to decision per frame, one core.
-//  - BM_PipelineUi/100000/M: the paced run with the dashboard server on
-//    (--ui) and M = 0: no server (the anchor), 1: one client reading the
-//    stream, 2: that client plus one that handshakes and never reads (its
+//  - BM_PipelineUi/100000/M: the paced run and the dashboard server (--ui):
+//    M = 0: no server (the anchor); 1: the server with no client (the hot
+//    threads publish frames, bars and the tape; the io thread polls); 2: one
+//    client reading the stream (the io thread renders and writes 10 times a
+//    second); 3: that client plus one that handshakes and never reads (its
 //    updates coalesced, counted in ui_coalesced). What the stream costs the
 //    hot path, and whether a stalled browser moves it.
 //
@@ -97,13 +99,13 @@ struct UiClients {
   int reader = -1, stalled = -1;
   std::thread th;
   void connect(std::uint16_t port) {
-    if (mode >= 1 && (reader = ws_connect(port, 0)) >= 0)
+    if (mode >= 2 && (reader = ws_connect(port, 0)) >= 0)
       th = std::thread([fd = reader] {
         char buf[65536];
         while (::recv(fd, buf, sizeof buf, 0) > 0) {
         }
       });
-    if (mode >= 2) stalled = ws_connect(port, 4096);
+    if (mode >= 3) stalled = ws_connect(port, 4096);
   }
   ~UiClients() {
     if (reader >= 0) ::shutdown(reader, SHUT_RDWR);
@@ -155,7 +157,8 @@ void pipeline_run(benchmark::State& state, double pace, int ui_mode) {
     state.counters["ui_messages"] = static_cast<double>(rep.ui_ws_messages);
     state.counters["ui_coalesced"] = static_cast<double>(rep.ui_ws_coalesced);
     state.SetLabel(ui_mode == 0   ? "paced, no dashboard (anchor)"
-                   : ui_mode == 1 ? "paced, dashboard with a reading client"
+                   : ui_mode == 1 ? "paced, dashboard without clients"
+                   : ui_mode == 2 ? "paced, dashboard with a reading client"
                                   : "paced, dashboard with a reading and a stalled client");
   } else {
     state.SetLabel(pace > 0 ? "pipeline paced" : "pipeline saturated");
@@ -223,6 +226,7 @@ BENCHMARK(BM_PipelineUi)
     ->Args({100'000, 0})
     ->Args({100'000, 1})
     ->Args({100'000, 2})
+    ->Args({100'000, 3})
     ->Iterations(1)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);

@@ -127,11 +127,21 @@ TEST(Ui_Server, AnAddressInUseIsASetUpError) {
 // figures agree with the final report (they only grow), the histogram
 // buckets add up, and bad requests get clear answers.
 TEST(Ui_Pipeline, ApiAndMetricsServeTheRunningEnginesFigures) {
+  char tmpl[] = "/tmp/tickpath-ui-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string model = std::string(tmpl) + "/policy.tpp";
+  {
+    std::string err;
+    ASSERT_TRUE(strategy::save_policy_model(model, strategy::PolicyModel::init_orthogonal(1), err)) << err;
+  }
   engine::PipelineConfig cfg;
   cfg.feed = engine::PipelineConfig::Feed::synthetic;
   cfg.symbols = {"BTCUSDT", "ETHUSDT"};
   cfg.messages = 200'000;
   cfg.pace_fps = 50'000;  // about 4 s
+  cfg.synthetic.rate_per_s = 20;  // some 80 bars per symbol of market time: signals on bar closes after warm-up
+  cfg.model_path = model;
+  cfg.policy_on = engine::PipelineConfig::PolicyOn::bar;
   cfg.progress = false;
   UiRun run;
   if (!run.start(cfg)) FAIL() << "the endpoint did not come up: " << run.error;
@@ -225,6 +235,43 @@ TEST(Ui_Pipeline, ApiAndMetricsServeTheRunningEnginesFigures) {
   ASSERT_EQ(count.size(), 8U);
   for (const auto& [name, n] : count) EXPECT_EQ(inf_bucket[name], n) << name;
 
+  // The top of book per symbol, and the latest signals (once some are made).
+  const Reply book = request(port, "GET", "/api/book");
+  ASSERT_EQ(book.status, 200);
+  const auto bk = nlohmann::json::parse(book.body);
+  ASSERT_EQ(bk["symbols"].size(), 2U);
+  EXPECT_EQ(bk["symbols"][0]["symbol"], "BTCUSDT");
+  EXPECT_EQ(bk["symbols"][1]["symbol"], "ETHUSDT");
+  for (const auto& b : bk["symbols"]) {
+    ASSERT_TRUE(b["bid"].is_number() && b["ask"].is_number()) << b;
+    EXPECT_GT(b["bid"].get<double>(), 0.0);
+    EXPECT_DOUBLE_EQ(b["mid"].get<double>(), (b["bid"].get<double>() + b["ask"].get<double>()) / 2);
+    EXPECT_GT(b["t"].get<std::int64_t>(), 0);
+    EXPECT_GT(b["last"].get<double>(), 0.0);
+  }
+  nlohmann::json sg;
+  for (int i = 0; i < 400; ++i) {
+    const Reply r = request(port, "GET", "/api/signals");
+    if (r.status != 200) break;  // (the run ended: the check below says so)
+    sg = nlohmann::json::parse(r.body);
+    if (sg["signals"].size() >= 3) break;
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_GE(sg["signals"].size(), 3U) << sg;
+  EXPECT_LE(sg["signals"].size(), 100U);
+  std::map<std::string, std::int64_t> last_t;
+  for (const auto& g : sg["signals"]) {
+    const std::string sym = g["symbol"];
+    EXPECT_TRUE(sym == "BTCUSDT" || sym == "ETHUSDT") << g;
+    const std::string action = g["action"];
+    EXPECT_TRUE(action == "BUY" || action == "SELL" || action == "HOLD") << g;
+    EXPECT_GE(g["confidence"].get<double>(), 0.0);
+    EXPECT_LE(g["confidence"].get<double>(), 1.0);
+    EXPECT_GT(g["price"].get<double>(), 0.0);
+    EXPECT_GE(g["t"].get<std::int64_t>(), last_t[sym]) << "signals out of order";
+    last_t[sym] = g["t"];
+  }
+
   const Reply missing = request(port, "GET", "/nope");
   EXPECT_EQ(missing.status, 404);
   EXPECT_NE(missing.body.find("/api/stats"), std::string::npos);  // it lists the endpoints
@@ -238,8 +285,9 @@ TEST(Ui_Pipeline, ApiAndMetricsServeTheRunningEnginesFigures) {
   const engine::RunReport& rep = run.rep;
   ASSERT_TRUE(run.error.empty()) << run.error;
   EXPECT_GE(rep.messages, frames_metric);  // the final count includes everything served before
-  EXPECT_GE(rep.ui_requests, 5U);
-  EXPECT_GE(rep.ui_connections, 7U);
+  EXPECT_GE(rep.ui_requests, 7U);
+  EXPECT_GE(rep.ui_connections, 9U);
+  EXPECT_GE(rep.signals, sg["signals"].size());
 }
 
 // The update stream: a fast client gets a snapshot and then deltas that,

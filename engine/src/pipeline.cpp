@@ -341,6 +341,8 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     std::vector<std::string> names;
     for (std::size_t i = 0; i < symbols.size(); ++i) names.emplace_back(symbols.name(static_cast<infra::SymbolId>(i)));
     hub = std::make_unique<UiHub>(*uipub, std::move(names), v);
+    routes.push_back({"/api/signals", "application/json", [&h = *hub] { return h.signals_json(100); }});
+    routes.push_back({"/api/book", "application/json", [&h = *hub] { return h.book_json(); }});
     ui = std::make_unique<UiServer>();
     ui->set_stream({"/ws", [&h = *hub](UiCursor& c) { return h.snapshot(c); }, [&h = *hub](UiCursor& c) { return h.delta(c); }});
     {

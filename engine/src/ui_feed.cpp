@@ -30,6 +30,33 @@ std::string UiHub::snapshot(UiCursor& c) {
 
 std::string UiHub::delta(UiCursor& c) { return render("delta", c, false); }
 
+std::string UiHub::signals_json(std::size_t count) const {
+  std::string o = R"({"signals":[)";
+  const std::uint64_t from = signals_.end() - std::min<std::uint64_t>(count, signals_.items.size());
+  for (std::uint64_t k = from; k < signals_.end(); ++k) {
+    const infra::Signal& s = signals_.items[k - signals_.first];
+    o += fmt::format(R"({}{{"symbol":"{}","t":{},"action":"{}","reason":"{}","confidence":{},"price":{}}})",
+                     k == from ? "" : ",", s.symbol < names_.size() ? json_escape(names_[s.symbol]) : "?",
+                     s.event_time_ms, infra::to_string(s.action), infra::to_string(s.reason), n(s.confidence), n(s.price));
+  }
+  return o + "]}\n";
+}
+
+std::string UiHub::book_json() {
+  std::string o = R"({"symbols":[)";
+  for (std::size_t i = 0; i < names_.size(); ++i) {
+    UiSymbolFrame f;
+    if (pub_.read(i, f)) frames_[i] = f;
+    const UiSymbolFrame& g = frames_[i];
+    const bool top = g.published != 0 && g.bid > 0 && g.ask > 0;
+    const double mid = top ? (g.bid + g.ask) / 2 : std::nan("");
+    o += fmt::format(R"({}{{"symbol":"{}","t":{},"bid":{},"ask":{},"mid":{},"spread_bps":{},"last":{}}})", i ? "," : "",
+                     json_escape(names_[i]), g.time_ms, n(top ? g.bid : std::nan("")), n(top ? g.ask : std::nan("")), n(mid),
+                     n(top ? (g.ask - g.bid) / mid * 1e4 : std::nan("")), n(g.published != 0 ? g.last : std::nan("")));
+  }
+  return o + "]}\n";
+}
+
 std::string UiHub::render(const char* type, UiCursor& c, bool full) {
   std::string o = fmt::format(R"({{"type":"{}","uptime_s":{},"bar_drops":{},"tape_drops":{},)", type,
                               n(stats_.uptime_s()), pub_.bar_drops(), pub_.tape_drops());

@@ -155,6 +155,10 @@ class UiHub {
   void on_signal(const infra::Signal& s);
   std::string snapshot(UiCursor& c);
   std::string delta(UiCursor& c);
+  // GET /api/signals: the latest `n` signals, oldest first, with symbol names.
+  std::string signals_json(std::size_t n) const;
+  // GET /api/book: per symbol, the top of book and last trade price as last published.
+  std::string book_json();
 
  private:
   std::string render(const char* type, UiCursor& c, bool full);

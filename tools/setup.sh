@@ -12,6 +12,7 @@ TICKPATH_PACKAGES=(
   libreaderwriterqueue-dev libconcurrentqueue-dev
   libgtest-dev libgmock-dev libbenchmark-dev libdnnl-dev
   python3-torch libssl-dev libboost-dev libtbb-dev
+  libnats-dev         # NATS fan-out (--nats)
   ocl-icd-opencl-dev  # oneDNN's CMake package looks for OpenCL (a Recommends of libdnnl-dev)
   nodejs              # the dashboard page (web/: Vite 7 needs Node.js >= 20.19, with its npm)
 )

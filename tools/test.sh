@@ -3,7 +3,7 @@
 # AddressSanitizer + UndefinedBehaviorSanitizer, then the threaded tests under
 # ThreadSanitizer, then a bounded libFuzzer run of every parser of outside
 # input (tools/fuzz.sh). Exits non-zero on any failure.
-TICKPATH_EXTRA_PACKAGES=(chromium)  # the dashboard's browser test
+TICKPATH_EXTRA_PACKAGES=(chromium nats-server)  # the dashboard's browser test; the NATS tests' server
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 tickpath_web
 jobs="$(nproc)"

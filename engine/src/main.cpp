@@ -14,6 +14,7 @@
 
 #include "backtest_report.hpp"
 #include "stress.hpp"
+#include "nats_sink.hpp"
 #include "ui_server.hpp"
 #include "tickpath/engine/doctor.hpp"
 #include "tickpath/engine/pipeline.hpp"
@@ -74,10 +75,12 @@ int cmd_run(const std::string& feed, const std::string& symbols, std::uint64_t m
             const std::string& policy_on, const tickpath::strategy::SignalOptions& sig, double fee_bps,
             bool allow_short, const tickpath::engine::LiveOptions& live, const std::string& streams,
             const std::string& record_dir, const std::string& udp_interface, bool lock_memory, int fifo, double pace,
-            const std::string& ui, const std::string& ui_root) {
+            const std::string& ui, const std::string& ui_root, const tickpath::engine::NatsOptions& nats,
+            const std::string& shard) {
   tickpath::engine::PipelineConfig cfg;
   cfg.ui_listen = ui;
   cfg.ui_root = ui_root;
+  cfg.nats = nats;
   if (!ui.empty()) {
     std::string addr, err;
     std::uint16_t port = 0;
@@ -129,6 +132,25 @@ int cmd_run(const std::string& feed, const std::string& symbols, std::uint64_t m
     return fail("--feed must be 'synthetic', 'replay:PATH', 'binance' or a ws:// / wss:// URL, not '" + feed + "'");
   }
   cfg.symbols = split_list(symbols);
+  if (!shard.empty()) {
+    // This engine's share of the symbol list: every engine of the N, given
+    // the same list, takes a disjoint part and together they cover it.
+    std::uint32_t index = 0, count = 0;
+    std::string err;
+    if (!tickpath::engine::parse_shard(shard, index, count, err)) return fail(err);
+    if (cfg.symbols.empty()) return fail("--shard needs the whole symbol list in --symbols (each engine takes its part)");
+    std::vector<std::string> mine;
+    for (const auto& s : cfg.symbols)
+      if (tickpath::engine::shard_of(s, count) == index) mine.push_back(s);
+    if (mine.empty())
+      return fail(fmt::format("--shard {}: none of the {} symbols falls to this shard (more shards than the list fills)", shard,
+                              cfg.symbols.size()));
+    std::string list;
+    for (const auto& s : mine) list += (list.empty() ? "" : ",") + s;
+    std::fprintf(stderr, "shard %s: %zu of %zu symbols: %s\n", shard.c_str(), mine.size(), cfg.symbols.size(), list.c_str());
+    cfg.symbols = std::move(mine);
+    cfg.nats.shard = shard;
+  }
   cfg.messages = messages;
   cfg.duration_s = duration;
   cfg.replay_speed = speed;
@@ -464,6 +486,14 @@ int main(int argc, char** argv) {
   run->add_option("--ui-root", ui_root, "serve the dashboard page from DIR instead of the one built from web/");
   run->add_option("--ui", ui_listen, "serve the read-only JSON API and Prometheus metrics on [ADDRESS:]PORT "
                                      "(address 127.0.0.1 unless given; off by default)");
+  tickpath::engine::NatsOptions nats;
+  std::string shard;
+  run->add_option("--nats", nats.url, "publish signals, closed bars, position changes and stats to NATS at nats://HOST:PORT "
+                                      "(subjects PREFIX.KIND.SYMBOL, JSON; from the io thread, never blocking)");
+  run->add_option("--nats-prefix", nats.prefix, "subject prefix")->capture_default_str();
+  run->add_flag("--nats-trades", nats.trades, "publish every trade too (PREFIX.trade.SYMBOL)");
+  run->add_option("--shard", shard, "I/N: run only the symbols of --symbols that hash to shard I of N (N engines cover the "
+                                    "list once)");
   double pace = 0;
   run->add_option("--pace", pace, "synthetic/replay: feed this many frames per wall-clock second (latency at a set load; 0 = as fast as possible)")
       ->capture_default_str();
@@ -539,6 +569,15 @@ int main(int argc, char** argv) {
   stress->add_option("--drain", so.max_drain_s, "seconds the engine may take to catch up after a step")->capture_default_str();
   stress->add_option("--report", so.report, "write the steps as JSON to FILE");
 
+  auto* tail = app.add_subcommand("tail", "print what flows on a NATS subject, e.g. tickpath tail nats://127.0.0.1:4222 'tickpath.signal.>'");
+  std::string tail_url, tail_subject;
+  std::uint64_t tail_count = 0;
+  double tail_idle = 0;
+  tail->add_option("URL", tail_url, "nats://HOST:PORT")->required();
+  tail->add_option("SUBJECT", tail_subject, "subject, wildcards allowed (* one token, > the rest)")->required();
+  tail->add_option("--count", tail_count, "stop after this many messages (0: never)")->capture_default_str();
+  tail->add_option("--idle", tail_idle, "stop after this many seconds without a message (0: never)")->capture_default_str();
+
   auto* doctor = app.add_subcommand("doctor", "check this host's hot cores for latency work and print each fix; exits 1 when they are not fit");
   std::string doctor_cpus, doctor_root = "/";
   bool doctor_json = false;
@@ -596,7 +635,7 @@ int main(int argc, char** argv) {
   if (*run)
     return cmd_run(feed, symbols, messages, duration, cpus, report, speed, drop, seed, rate, bursty, quiet, run_model,
                    run_backend, policy_on, sig, run_fee, run_short, live, streams, record_dir, udp_interface, !no_mlock,
-                   fifo, pace, ui_listen, ui_root);
+                   fifo, pace, ui_listen, ui_root, nats, shard);
   if (*stress) {
     so.tls = !stress_plain;
     so.symbols = split_list(stress_symbols);
@@ -623,6 +662,11 @@ int main(int argc, char** argv) {
     }
     if (!(so.step_s > 0)) return fail("--step must be positive");
     return tickpath::engine::run_stress(so);
+  }
+  if (*tail) {
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    return tickpath::engine::nats_tail(tail_url, tail_subject, tail_count, tail_idle, g_stop);
   }
   if (*doctor) {
     tickpath::engine::DoctorOptions d;

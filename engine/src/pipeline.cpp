@@ -15,6 +15,7 @@
 
 #include "journal.hpp"
 #include "live_feed.hpp"
+#include "nats_sink.hpp"
 #include "ui_feed.hpp"
 #include "ui_server.hpp"
 #include "tickpath/feed/feed_handler.hpp"
@@ -296,17 +297,15 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
   std::unique_ptr<UiServer> ui;
   std::unique_ptr<UiPublisher> uipub;
   std::unique_ptr<UiHub> hub;
-  if (!cfg.ui_listen.empty()) {
-    std::string addr;
-    std::uint16_t port = 0;
-    if (!parse_listen_address(cfg.ui_listen, addr, port, error)) return {};
-    StatsView v;
-    v.feed = rep.feed;
-    v.uptime_s = [&] { return t_start.load() == 0 ? 0.0 : clock.to_ns(clock.now() - t_start.load()) * 1e-9; };
-    v.running = [&] { return !feed_done.load(std::memory_order_acquire); };
+  std::unique_ptr<NatsSink> nats;
+  StatsView stats_view;
+  if (!cfg.ui_listen.empty() || !cfg.nats.url.empty()) {
+    stats_view.feed = rep.feed;
+    stats_view.uptime_s = [&] { return t_start.load() == 0 ? 0.0 : clock.to_ns(clock.now() - t_start.load()) * 1e-9; };
+    stats_view.running = [&] { return !feed_done.load(std::memory_order_acquire); };
     auto add = [&](std::string name, std::string help, std::function<std::uint64_t()> get, std::string label = {},
                    std::string value = {}) {
-      v.counters.push_back({std::move(name), std::move(help), std::move(label), std::move(value), std::move(get)});
+      stats_view.counters.push_back({std::move(name), std::move(help), std::move(label), std::move(value), std::move(get)});
     };
     const feed::FeedCounters& fc = handler->counters();
     auto rd = [](const std::atomic<std::uint64_t>& a) { return [&a] { return a.load(std::memory_order_relaxed); }; };
@@ -329,18 +328,28 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
       add("open_connections", "WebSocket connections open now (a gauge, counted here for simplicity).",
           [&] { return static_cast<std::uint64_t>(livefeed->open_connections()); });
     }
-    v.stages = {{"wire", &fstats->wire},         {"parse", &fstats->parse},
+    stats_view.stages = {{"wire", &fstats->wire},         {"parse", &fstats->parse},
                 {"queue", &sstats->queue},       {"indicators", &sstats->indicators},
                 {"policy", &sstats->policy},     {"signal", &sstats->signal},
                 {"tick_to_signal", &sstats->tick_to_signal}, {"end_to_end", &sstats->end_to_end}};
-    std::vector<UiRoute> routes;
-    routes.push_back({"/api/health", "application/json", [v] { return health_json(v); }});
-    routes.push_back({"/api/stats", "application/json", [v] { return stats_json(v); }});
-    routes.push_back({"/metrics", "text/plain; version=0.0.4", [v] { return metrics_text(v); }});
     uipub = std::make_unique<UiPublisher>(symbols.size(), clock.ns_to_ticks(kUiPublishNs));
-    std::vector<std::string> names;
-    for (std::size_t i = 0; i < symbols.size(); ++i) names.emplace_back(symbols.name(static_cast<infra::SymbolId>(i)));
-    hub = std::make_unique<UiHub>(*uipub, std::move(names), v);
+  }
+  std::vector<std::string> symbol_names;
+  for (std::size_t i = 0; i < symbols.size(); ++i) symbol_names.emplace_back(symbols.name(static_cast<infra::SymbolId>(i)));
+  if (!cfg.nats.url.empty()) {
+    nats = std::make_unique<NatsSink>();
+    if (!nats->start(cfg.nats, symbol_names, error)) return {};
+    rep.nats_url = cfg.nats.url;
+  }
+  if (!cfg.ui_listen.empty()) {
+    std::string addr;
+    std::uint16_t port = 0;
+    if (!parse_listen_address(cfg.ui_listen, addr, port, error)) return {};
+    std::vector<UiRoute> routes;
+    routes.push_back({"/api/health", "application/json", [stats_view] { return health_json(stats_view); }});
+    routes.push_back({"/api/stats", "application/json", [stats_view] { return stats_json(stats_view); }});
+    routes.push_back({"/metrics", "text/plain; version=0.0.4", [stats_view] { return metrics_text(stats_view); }});
+    hub = std::make_unique<UiHub>(*uipub, symbol_names, stats_view);
     routes.push_back({"/api/signals", "application/json", [&h = *hub] { return h.signals_json(100); }});
     routes.push_back({"/api/book", "application/json", [&h = *hub] { return h.book_json(); }});
     ui = std::make_unique<UiServer>();
@@ -671,6 +680,8 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
         sig->rx_tick = ev.rx_tick;
         sig->features_tick = features;
         sig->policy_tick = decided;
+        sig->position = static_cast<std::int8_t>(book.position());
+        sig->equity = book.equity(ref_price);
         signals->publish();
         sstats->signals.add(1);
       } else {
@@ -708,6 +719,7 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
       rep.held_low_confidence += sg.reason == infra::SignalReason::low_confidence;
       rep.held_cooldown += sg.reason == infra::SignalReason::cooldown;
       if (hub) hub->on_signal(sg);
+      if (nats) nats->on_signal(sg);
       if (sg.symbol < per_symbol.size()) {
         auto& ps = per_symbol[sg.symbol];
         ++ps.signals;
@@ -727,15 +739,33 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
       }
     });
   };
+  // What the strategy thread published for the dashboard and the sinks:
+  // closed bars and trades, to the stream's histories and to NATS.
+  auto drain_published = [&] {
+    if (!uipub) return;
+    uipub->bars().pop_batch(UiBarRing::capacity, [&](const UiBar& b) noexcept {
+      if (hub) hub->on_bar(b);
+      if (nats) nats->on_bar(b);
+    });
+    uipub->trades().pop_batch(UiTradeRing::capacity, [&](const UiTrade& t) noexcept {
+      if (hub) hub->on_trade(t);
+      if (nats) nats->on_trade(t);
+    });
+  };
   {
     auto next = std::chrono::steady_clock::now() + std::chrono::seconds(1);
     auto next_broadcast = std::chrono::steady_clock::now();
+    auto next_stats = std::chrono::steady_clock::now() + std::chrono::seconds(1);
     while (!feed_done.load(std::memory_order_acquire)) {
       // Drained often enough that the signal ring cannot fill at full rate.
-      std::this_thread::sleep_for(std::chrono::milliseconds(policy || live || udp || journal || ui ? 10 : 100));
+      std::this_thread::sleep_for(std::chrono::milliseconds(policy || live || udp || journal || uipub ? 10 : 100));
       drain_signals();
+      drain_published();
+      if (nats && std::chrono::steady_clock::now() >= next_stats) {
+        nats->on_stats(stats_json(stats_view));
+        next_stats += std::chrono::seconds(1);
+      }
       if (ui) {
-        hub->drain();
         if (const auto t = std::chrono::steady_clock::now(); t >= next_broadcast) {
           ui->broadcast();
           next_broadcast = t + kUiBroadcast;
@@ -777,9 +807,24 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     rep.udp_truncated = udp_rx->counters().truncated.load();
     rep.sq_missing = fstats->udp_missing.get();
   }
+  drain_published();
+  if (nats) {
+    // The last figures, then up to 2 s for what is buffered to reach the server.
+    nats->on_stats(stats_json(stats_view));
+    nats->flush(2000);
+    const NatsCounters c = nats->counters();
+    rep.nats_published = c.published;
+    rep.nats_failed = c.failed;
+    rep.nats_bytes = c.bytes;
+    rep.nats_disconnects = c.disconnects;
+    rep.nats_reconnects = c.reconnects;
+    if (!c.connected) rep.warnings.push_back("warning: NATS " + cfg.nats.url + " is not connected at the end of the run: what was buffered for it is lost");
+    if (c.failed != 0)
+      rep.warnings.push_back(fmt::format("warning: {} NATS messages refused: the server was away longer than the {} MiB reconnect buffer holds",
+                                         c.failed, cfg.nats.reconnect_buffer >> 20));
+  }
   if (ui) {
     // The last bars and signals go out to the stream's clients (bounded: 100 ms).
-    hub->drain();
     ui->broadcast();
     for (int i = 0; i < 50; ++i) {
       ui->poll();

@@ -93,6 +93,10 @@ std::string RunReport::to_json() const {
                      "\"ws_coalesced\":{},\"bar_drops\":{},\"tape_drops\":{}}},",
                      esc(ui_address), ui_requests, ui_connections, ui_ws_clients, ui_ws_messages, ui_ws_coalesced, ui_bar_drops,
                      ui_tape_drops);
+  if (!nats_url.empty())
+    o += fmt::format("\"nats\":{{\"url\":\"{}\",\"published\":{},\"failed\":{},\"bytes\":{},\"disconnects\":{},"
+                     "\"reconnects\":{}}},",
+                     esc(nats_url), nats_published, nats_failed, nats_bytes, nats_disconnects, nats_reconnects);
   if (journal_replay) o += "\"journal_replay\":true,";
   if (!stopped_by.empty()) o += fmt::format("\"stopped_by\":\"{}\",", stopped_by);
   o += "\"warnings\":[";
@@ -180,6 +184,11 @@ std::string RunReport::to_table() const {
                      "(client still writing), {} closed bars and {} tape trades refused (ring full)\n",
                      ui_address, ui_requests, ui_connections, ui_ws_clients, ui_ws_messages, ui_ws_coalesced, ui_bar_drops,
                      ui_tape_drops);
+  if (!nats_url.empty())
+    o += fmt::format("  nats {}: {} messages published ({:.1f} MB), {} refused (reconnect buffer full), {} disconnects, "
+                     "{} reconnects\n",
+                     nats_url, nats_published, static_cast<double>(nats_bytes) / 1e6, nats_failed, nats_disconnects,
+                     nats_reconnects);
   if (!journal_dir.empty())
     o += fmt::format("  journal {}: {} frames, {:.1f} MB in {} files, {} not journaled (ring full)\n", journal_dir,
                      journal_frames, static_cast<double>(journal_bytes) * 1e-6, journal_files, journal_drops);

@@ -16,11 +16,6 @@ void bar_json(std::string& o, const strategy::Bar& b) {
 }
 }  // namespace
 
-void UiHub::drain() {
-  pub_.bars().pop_batch(UiBarRing::capacity, [this](const UiBar& b) noexcept { bars_.push(b, kBarHistory); });
-  pub_.trades().pop_batch(UiTradeRing::capacity, [this](const UiTrade& t) noexcept { tape_.push(t, kTapeHistory); });
-}
-
 void UiHub::on_signal(const infra::Signal& s) { signals_.push(s, kSignalHistory); }
 
 std::string UiHub::snapshot(UiCursor& c) {

@@ -150,8 +150,9 @@ class UiHub {
   UiHub(UiPublisher& pub, std::vector<std::string> symbol_names, StatsView stats)
       : pub_(pub), names_(std::move(symbol_names)), stats_(std::move(stats)), frames_(names_.size()) {}
 
-  // io thread, every tick: closed bars and the signals drained since the last call.
-  void drain();
+  // io thread: closed bars, trades and signals as they are drained.
+  void on_bar(const UiBar& b) { bars_.push(b, kBarHistory); }
+  void on_trade(const UiTrade& t) { tape_.push(t, kTapeHistory); }
   void on_signal(const infra::Signal& s);
   std::string snapshot(UiCursor& c);
   std::string delta(UiCursor& c);

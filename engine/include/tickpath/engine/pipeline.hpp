@@ -75,6 +75,15 @@ struct ConnectionRecord {
   std::string end;
 };
 
+// Results fanned out over NATS from the io thread (engine/src/nats_sink.hpp).
+struct NatsOptions {
+  std::string url;  // nats://HOST:PORT[,nats://...]; empty: off
+  std::string prefix = "tickpath";
+  bool trades = false;        // also every trade (the tape)
+  std::string shard = "all";  // "I/N" when sharded; names the stats subject and tags every message
+  int reconnect_buffer = 8 << 20;  // bytes kept while the server is away
+};
+
 struct PipelineConfig {
   enum class Feed { synthetic, replay, live, udp } feed = Feed::synthetic;
   // udp: one frame per datagram from a multicast group (e.g. tickpath-exsim --udp)
@@ -127,6 +136,7 @@ struct PipelineConfig {
   // from web/ in the source tree. Missing: the API and stream are still
   // served, with a warning.
   std::string ui_root;
+  NatsOptions nats;
 };
 
 struct StageSummary {
@@ -201,6 +211,10 @@ struct RunReport {
   // for a client still writing the previous one, closed bars and trades the
   // rings refused
   std::uint64_t ui_ws_clients = 0, ui_ws_messages = 0, ui_ws_coalesced = 0, ui_bar_drops = 0, ui_tape_drops = 0;
+  // NATS: messages handed to the client library, refused (its reconnect
+  // buffer full), payload bytes, connection losses and recoveries
+  std::string nats_url;
+  std::uint64_t nats_published = 0, nats_failed = 0, nats_bytes = 0, nats_disconnects = 0, nats_reconnects = 0;
   std::uint64_t duplicates = 0, sq_missing = 0, snapshot_fetches = 0, snapshot_failures = 0, snapshots_applied = 0;
   std::uint64_t pings = 0, pongs = 0;
   double outage_s = 0;

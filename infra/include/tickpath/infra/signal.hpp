@@ -33,9 +33,11 @@ struct alignas(64) Signal {
   SignalReason reason = SignalReason::policy;
   float confidence = 0.0f;  // softmax probability of the action
   float value = 0.0f;       // the value head's estimate
+  std::int8_t position = 0;  // the paper account after acting on it: -1 short, 0 flat, 1 long
   double price = 0.0;       // reference price: the close the observation was built at
   std::int64_t event_time_ms = 0;
   std::uint64_t rx_tick = 0, features_tick = 0, policy_tick = 0;
+  double equity = 0.0;  // the paper account's equity at `price` after acting on it
 };
 static_assert(std::is_trivially_copyable_v<Signal>);
 static_assert(sizeof(Signal) == 64);

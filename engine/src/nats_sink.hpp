@@ -1,0 +1,74 @@
+// NatsSink: fans the engine's results out over NATS from the io thread.
+// Subjects are `<prefix>.<kind>.<symbol>` (`<prefix>.stats.<shard>` for the
+// engine-wide figures), payloads one JSON object each:
+//
+//   signal     {"symbol","t","action","reason","confidence","value","price","shard"}
+//   bar        {"symbol","t","o","h","l","c","v","sma20","bb_upper","bb_lower","shard"}   (closed 1 m bars)
+//   portfolio  {"symbol","t","position","equity","price","shard"}   (each change of a symbol's paper position)
+//   trade      {"symbol","t","id","p","q","m","shard"}      (only with --nats-trades)
+//   stats      the /api/stats object with "shard", every second
+//
+// Publishing never blocks: the client library buffers writes and flushes
+// them from its own thread; while the server is away it keeps up to
+// `reconnect_buffer` bytes and sends them on reconnect, and a publish past
+// that is refused and counted (`failed`). A server that is down at start
+// is retried in the background; the run goes on.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tickpath/engine/pipeline.hpp"
+#include "tickpath/infra/signal.hpp"
+#include "ui_feed.hpp"
+
+namespace tickpath::engine {
+
+struct NatsCounters {
+  std::uint64_t published = 0, failed = 0, bytes = 0, disconnects = 0, reconnects = 0;
+  bool connected = false;
+};
+
+class NatsSink {
+ public:
+  NatsSink();
+  ~NatsSink();
+  NatsSink(const NatsSink&) = delete;
+  NatsSink& operator=(const NatsSink&) = delete;
+
+  // Set-up: a malformed URL or prefix is an error; an unreachable server is
+  // not (connected later, counted).
+  bool start(const NatsOptions& o, std::vector<std::string> symbol_names, std::string& error);
+
+  void on_signal(const infra::Signal& s);  // and a portfolio message when its position differs from the last
+  void on_bar(const UiBar& b);
+  void on_trade(const UiTrade& t);
+  void on_stats(std::string stats_json);
+  // Waits up to `timeout_ms` for everything buffered to reach the server.
+  void flush(int timeout_ms);
+  [[nodiscard]] NatsCounters counters() const;
+
+ private:
+  void publish(std::string_view kind, std::string_view symbol, const std::string& payload);
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// `tickpath tail`: prints "SUBJECT PAYLOAD" for each message on `subject`
+// (wildcards allowed) until `count` messages (0: no limit), `seconds`
+// without a message (0: no limit) or `stop`. Returns the process exit code;
+// a server that cannot be reached is one line on stderr and 1.
+int nats_tail(const std::string& url, const std::string& subject, std::uint64_t count, double seconds,
+              const std::atomic<bool>& stop);
+
+// The symbol's shard among `count`: FNV-1a (64-bit) of its upper-case name,
+// modulo `count`. Stable across hosts, builds and symbol lists.
+std::uint32_t shard_of(std::string_view symbol, std::uint32_t count);
+// "I/N" with 0 <= I < N; false with `error` otherwise.
+bool parse_shard(const std::string& spec, std::uint32_t& index, std::uint32_t& count, std::string& error);
+
+}  // namespace tickpath::engine

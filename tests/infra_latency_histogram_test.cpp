@@ -89,6 +89,32 @@ TEST(LatencyHistogram_Merge, EqualsOneHistogramOfAllSamples) {
   EXPECT_EQ(m.percentile(0.99), r.percentile(0.99));
 }
 
+TEST(LatencyHistogram_Since, TheDifferenceOfTwoSnapshotsIsTheLaterSamplesAlone) {
+  auto h = std::make_unique<LatencyHistogram>();
+  auto later = std::make_unique<LatencyHistogram>();
+  std::mt19937_64 rng(4);
+  std::lognormal_distribution<double> dist(7.0, 1.5);
+  for (int i = 0; i < 50'000; ++i) h->record(static_cast<std::uint64_t>(dist(rng)) + 1);
+  const HistogramSnapshot first = h->snapshot();
+  std::vector<std::uint64_t> ref;
+  for (int i = 0; i < 30'000; ++i) {
+    const auto v = static_cast<std::uint64_t>(dist(rng) * 3) + 1;
+    h->record(v);
+    later->record(v);
+    ref.push_back(v);
+  }
+  const HistogramSnapshot d = h->snapshot().since(first);
+  const HistogramSnapshot want = later->snapshot();
+  ASSERT_EQ(d.count(), want.count());
+  for (std::size_t i = 0; i < LatencyHistogram::kBuckets; ++i) ASSERT_EQ(d.bucket(i), want.bucket(i)) << i;
+  std::sort(ref.begin(), ref.end());
+  for (double q : {0.5, 0.9, 0.99, 0.999, 1.0}) {
+    const double w = nearest_rank(ref, q);
+    EXPECT_NEAR(d.percentile(q), w, w * 0.02) << "q=" << q;
+  }
+  EXPECT_EQ(h->snapshot().since(h->snapshot()).count(), 0U);
+}
+
 TEST(LatencyHistogram_Record, NeverAllocatesAndSnapshotsWhileWriting) {
   auto h = std::make_unique<LatencyHistogram>();
   std::atomic<bool> done{false};

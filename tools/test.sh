@@ -3,7 +3,7 @@
 # AddressSanitizer + UndefinedBehaviorSanitizer, then the threaded tests under
 # ThreadSanitizer, then a bounded libFuzzer run of every parser of outside
 # input (tools/fuzz.sh). Exits non-zero on any failure.
-TICKPATH_EXTRA_PACKAGES=(chromium nats-server)  # the dashboard's browser test; the NATS tests' server
+TICKPATH_EXTRA_PACKAGES=(chromium nats-server clickhouse-server)  # the dashboard's browser test; the NATS and ClickHouse tests' servers
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 tickpath_web
 jobs="$(nproc)"

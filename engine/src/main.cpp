@@ -76,11 +76,12 @@ int cmd_run(const std::string& feed, const std::string& symbols, std::uint64_t m
             bool allow_short, const tickpath::engine::LiveOptions& live, const std::string& streams,
             const std::string& record_dir, const std::string& udp_interface, bool lock_memory, int fifo, double pace,
             const std::string& ui, const std::string& ui_root, const tickpath::engine::NatsOptions& nats,
-            const std::string& shard) {
+            const tickpath::engine::ClickHouseOptions& clickhouse, const std::string& shard) {
   tickpath::engine::PipelineConfig cfg;
   cfg.ui_listen = ui;
   cfg.ui_root = ui_root;
   cfg.nats = nats;
+  cfg.clickhouse = clickhouse;
   if (!ui.empty()) {
     std::string addr, err;
     std::uint16_t port = 0;
@@ -149,7 +150,7 @@ int cmd_run(const std::string& feed, const std::string& symbols, std::uint64_t m
     for (const auto& s : mine) list += (list.empty() ? "" : ",") + s;
     std::fprintf(stderr, "shard %s: %zu of %zu symbols: %s\n", shard.c_str(), mine.size(), cfg.symbols.size(), list.c_str());
     cfg.symbols = std::move(mine);
-    cfg.nats.shard = shard;
+    cfg.shard = shard;
   }
   cfg.messages = messages;
   cfg.duration_s = duration;
@@ -492,6 +493,11 @@ int main(int argc, char** argv) {
                                       "(subjects PREFIX.KIND.SYMBOL, JSON; from the io thread, never blocking)");
   run->add_option("--nats-prefix", nats.prefix, "subject prefix")->capture_default_str();
   run->add_flag("--nats-trades", nats.trades, "publish every trade too (PREFIX.trade.SYMBOL)");
+  tickpath::engine::ClickHouseOptions clickhouse;
+  run->add_option("--clickhouse", clickhouse.url, "store trades, bars, signals and per-second stage latency in ClickHouse at "
+                                                  "http://HOST:PORT (tables created if missing; batched RowBinary inserts "
+                                                  "from the io thread)");
+  run->add_option("--clickhouse-db", clickhouse.database, "database")->capture_default_str();
   run->add_option("--shard", shard, "I/N: run only the symbols of --symbols that hash to shard I of N (N engines cover the "
                                     "list once)");
   double pace = 0;
@@ -635,7 +641,7 @@ int main(int argc, char** argv) {
   if (*run)
     return cmd_run(feed, symbols, messages, duration, cpus, report, speed, drop, seed, rate, bursty, quiet, run_model,
                    run_backend, policy_on, sig, run_fee, run_short, live, streams, record_dir, udp_interface, !no_mlock,
-                   fifo, pace, ui_listen, ui_root, nats, shard);
+                   fifo, pace, ui_listen, ui_root, nats, clickhouse, shard);
   if (*stress) {
     so.tls = !stress_plain;
     so.symbols = split_list(stress_symbols);

@@ -23,6 +23,7 @@ bool valid_token(std::string_view s) {
 
 struct NatsSink::Impl {
   NatsOptions opt;
+  std::string shard;
   std::vector<std::string> names;
   std::vector<double> position;  // last published per symbol (NaN: none yet)
   natsOptions* nopts = nullptr;
@@ -55,9 +56,10 @@ NatsSink::~NatsSink() {
   if (impl_->nopts != nullptr) natsOptions_Destroy(impl_->nopts);
 }
 
-bool NatsSink::start(const NatsOptions& o, std::vector<std::string> symbol_names, std::string& error) {
+bool NatsSink::start(const NatsOptions& o, std::vector<std::string> symbol_names, std::string shard, std::string& error) {
   Impl& m = *impl_;
   m.opt = o;
+  m.shard = std::move(shard);
   m.names = std::move(symbol_names);
   m.position.assign(m.names.size(), std::nan(""));
   if (o.url.rfind("nats://", 0) != 0 && o.url.rfind("tls://", 0) != 0)
@@ -70,7 +72,7 @@ bool NatsSink::start(const NatsOptions& o, std::vector<std::string> symbol_names
   }
   natsStatus s = natsOptions_Create(&m.nopts);
   if (s == NATS_OK) s = natsOptions_SetURL(m.nopts, o.url.c_str());
-  if (s == NATS_OK) s = natsOptions_SetName(m.nopts, ("tickpath " + o.shard).c_str());
+  if (s == NATS_OK) s = natsOptions_SetName(m.nopts, ("tickpath " + m.shard).c_str());
   if (s == NATS_OK) s = natsOptions_SetAllowReconnect(m.nopts, true);
   if (s == NATS_OK) s = natsOptions_SetMaxReconnect(m.nopts, -1);  // for ever
   if (s == NATS_OK) s = natsOptions_SetReconnectWait(m.nopts, 250);
@@ -105,12 +107,12 @@ void NatsSink::on_signal(const infra::Signal& sg) {
   publish("signal", m.names[sg.symbol],
           fmt::format(R"({{"symbol":"{}","t":{},"action":"{}","reason":"{}","confidence":{},"value":{},"price":{},"shard":"{}"}})",
                       m.names[sg.symbol], sg.event_time_ms, infra::to_string(sg.action), infra::to_string(sg.reason),
-                      num(sg.confidence), num(sg.value), num(sg.price), m.opt.shard));
+                      num(sg.confidence), num(sg.value), num(sg.price), m.shard));
   if (static_cast<double>(sg.position) == m.position[sg.symbol]) return;
   m.position[sg.symbol] = sg.position;
   publish("portfolio", m.names[sg.symbol],
           fmt::format(R"({{"symbol":"{}","t":{},"position":{},"equity":{},"price":{},"shard":"{}"}})", m.names[sg.symbol],
-                      sg.event_time_ms, static_cast<int>(sg.position), num(sg.equity), num(sg.price), m.opt.shard));
+                      sg.event_time_ms, static_cast<int>(sg.position), num(sg.equity), num(sg.price), m.shard));
 }
 
 void NatsSink::on_bar(const UiBar& b) {
@@ -119,7 +121,7 @@ void NatsSink::on_bar(const UiBar& b) {
   publish("bar", m.names[b.symbol],
           fmt::format(R"({{"symbol":"{}","t":{},"o":{},"h":{},"l":{},"c":{},"v":{},"sma20":{},"bb_upper":{},"bb_lower":{},"shard":"{}"}})",
                       m.names[b.symbol], b.bar.open_time_ms, num(b.bar.open), num(b.bar.high), num(b.bar.low),
-                      num(b.bar.close), num(b.bar.volume), num(b.sma_20), num(b.bb_upper), num(b.bb_lower), m.opt.shard));
+                      num(b.bar.close), num(b.bar.volume), num(b.sma_20), num(b.bb_upper), num(b.bb_lower), m.shard));
 }
 
 void NatsSink::on_trade(const UiTrade& t) {
@@ -127,7 +129,7 @@ void NatsSink::on_trade(const UiTrade& t) {
   if (!m.opt.trades || t.symbol >= m.names.size()) return;
   publish("trade", m.names[t.symbol],
           fmt::format(R"({{"symbol":"{}","t":{},"id":{},"agg":{},"p":{},"q":{},"m":{},"shard":"{}"}})", m.names[t.symbol],
-                      t.time_ms, t.id, t.aggregate, num(t.price), num(t.qty), t.buyer_maker, m.opt.shard));
+                      t.time_ms, t.id, t.aggregate, num(t.price), num(t.qty), t.buyer_maker, m.shard));
 }
 
 void NatsSink::on_stats(std::string stats) {
@@ -136,8 +138,8 @@ void NatsSink::on_stats(std::string stats) {
   while (!stats.empty() && std::isspace(static_cast<unsigned char>(stats.back()))) stats.pop_back();
   if (stats.empty() || stats.back() != '}') return;
   stats.pop_back();
-  stats += fmt::format(R"(,"shard":"{}"}})", m.opt.shard);
-  std::string label = m.opt.shard;
+  stats += fmt::format(R"(,"shard":"{}"}})", m.shard);
+  std::string label = m.shard;
   for (char& c : label)
     if (c == '/') c = '_';
   publish("stats", label, stats);

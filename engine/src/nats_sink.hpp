@@ -42,7 +42,7 @@ class NatsSink {
 
   // Set-up: a malformed URL or prefix is an error; an unreachable server is
   // not (connected later, counted).
-  bool start(const NatsOptions& o, std::vector<std::string> symbol_names, std::string& error);
+  bool start(const NatsOptions& o, std::vector<std::string> symbol_names, std::string shard, std::string& error);
 
   void on_signal(const infra::Signal& s);  // and a portfolio message when its position differs from the last
   void on_bar(const UiBar& b);

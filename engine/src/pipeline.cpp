@@ -15,6 +15,7 @@
 
 #include "journal.hpp"
 #include "live_feed.hpp"
+#include "clickhouse_sink.hpp"
 #include "nats_sink.hpp"
 #include "ui_feed.hpp"
 #include "ui_server.hpp"
@@ -298,8 +299,9 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
   std::unique_ptr<UiPublisher> uipub;
   std::unique_ptr<UiHub> hub;
   std::unique_ptr<NatsSink> nats;
+  std::unique_ptr<ClickHouseSink> clickhouse;
   StatsView stats_view;
-  if (!cfg.ui_listen.empty() || !cfg.nats.url.empty()) {
+  if (!cfg.ui_listen.empty() || !cfg.nats.url.empty() || !cfg.clickhouse.url.empty()) {
     stats_view.feed = rep.feed;
     stats_view.uptime_s = [&] { return t_start.load() == 0 ? 0.0 : clock.to_ns(clock.now() - t_start.load()) * 1e-9; };
     stats_view.running = [&] { return !feed_done.load(std::memory_order_acquire); };
@@ -338,8 +340,13 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
   for (std::size_t i = 0; i < symbols.size(); ++i) symbol_names.emplace_back(symbols.name(static_cast<infra::SymbolId>(i)));
   if (!cfg.nats.url.empty()) {
     nats = std::make_unique<NatsSink>();
-    if (!nats->start(cfg.nats, symbol_names, error)) return {};
+    if (!nats->start(cfg.nats, symbol_names, cfg.shard, error)) return {};
     rep.nats_url = cfg.nats.url;
+  }
+  if (!cfg.clickhouse.url.empty()) {
+    clickhouse = std::make_unique<ClickHouseSink>();
+    if (!clickhouse->start(cfg.clickhouse, symbol_names, cfg.shard, error)) return {};
+    rep.clickhouse_url = cfg.clickhouse.url;
   }
   if (!cfg.ui_listen.empty()) {
     std::string addr;
@@ -720,6 +727,7 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
       rep.held_cooldown += sg.reason == infra::SignalReason::cooldown;
       if (hub) hub->on_signal(sg);
       if (nats) nats->on_signal(sg);
+      if (clickhouse) clickhouse->on_signal(sg);
       if (sg.symbol < per_symbol.size()) {
         auto& ps = per_symbol[sg.symbol];
         ++ps.signals;
@@ -746,25 +754,39 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     uipub->bars().pop_batch(UiBarRing::capacity, [&](const UiBar& b) noexcept {
       if (hub) hub->on_bar(b);
       if (nats) nats->on_bar(b);
+      if (clickhouse) clickhouse->on_bar(b);
     });
     uipub->trades().pop_batch(UiTradeRing::capacity, [&](const UiTrade& t) noexcept {
       if (hub) hub->on_trade(t);
       if (nats) nats->on_trade(t);
+      if (clickhouse) clickhouse->on_trade(t);
     });
   };
   {
     auto next = std::chrono::steady_clock::now() + std::chrono::seconds(1);
     auto next_broadcast = std::chrono::steady_clock::now();
     auto next_stats = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    std::vector<infra::HistogramSnapshot> stage_before(stats_view.stages.size());
     while (!feed_done.load(std::memory_order_acquire)) {
       // Drained often enough that the signal ring cannot fill at full rate.
       std::this_thread::sleep_for(std::chrono::milliseconds(policy || live || udp || journal || uipub ? 10 : 100));
       drain_signals();
       drain_published();
-      if (nats && std::chrono::steady_clock::now() >= next_stats) {
-        nats->on_stats(stats_json(stats_view));
+      if ((nats || clickhouse) && std::chrono::steady_clock::now() >= next_stats) {
+        if (nats) nats->on_stats(stats_json(stats_view));
+        if (clickhouse) {
+          // Each stage's percentiles over the second just ended.
+          const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch()).count();
+          for (std::size_t i = 0; i < stats_view.stages.size(); ++i) {
+            const auto snap = stats_view.stages[i].h->snapshot();
+            clickhouse->on_latency(now_ms, stats_view.stages[i].name, snap.since(stage_before[i]));
+            stage_before[i] = snap;
+          }
+        }
         next_stats += std::chrono::seconds(1);
       }
+      if (clickhouse) clickhouse->poll();
       if (ui) {
         if (const auto t = std::chrono::steady_clock::now(); t >= next_broadcast) {
           ui->broadcast();
@@ -822,6 +844,24 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     if (c.failed != 0)
       rep.warnings.push_back(fmt::format("warning: {} NATS messages refused: the server was away longer than the {} MiB reconnect buffer holds",
                                          c.failed, cfg.nats.reconnect_buffer >> 20));
+  }
+  if (clickhouse) {
+    // What is batched goes out now; up to 5 s for a server that is slow or away.
+    clickhouse->finish(5000);
+    const ClickHouseCounters c = clickhouse->counters();
+    rep.ch_trades = c.trades;
+    rep.ch_bars = c.bars;
+    rep.ch_signals = c.signals;
+    rep.ch_latency = c.latency;
+    rep.ch_batches = c.batches;
+    rep.ch_failures = c.failures;
+    rep.ch_dropped = c.dropped;
+    rep.ch_unsent = c.pending;
+    if (c.pending != 0 || c.dropped != 0)
+      rep.warnings.push_back(fmt::format("warning: ClickHouse {}: {} rows not stored ({} dropped at the {} MiB buffer, {} unsent at "
+                                         "the end){}", cfg.clickhouse.url, c.pending + c.dropped, c.dropped,
+                                         cfg.clickhouse.max_buffer_bytes >> 20, c.pending,
+                                         c.last_error.empty() ? "" : "; last error: " + c.last_error));
   }
   if (ui) {
     // The last bars and signals go out to the stream's clients (bounded: 100 ms).

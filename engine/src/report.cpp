@@ -97,6 +97,11 @@ std::string RunReport::to_json() const {
     o += fmt::format("\"nats\":{{\"url\":\"{}\",\"published\":{},\"failed\":{},\"bytes\":{},\"disconnects\":{},"
                      "\"reconnects\":{}}},",
                      esc(nats_url), nats_published, nats_failed, nats_bytes, nats_disconnects, nats_reconnects);
+  if (!clickhouse_url.empty())
+    o += fmt::format("\"clickhouse\":{{\"url\":\"{}\",\"rows\":{{\"trades\":{},\"bars_1m\":{},\"signals\":{},\"latency\":{}}},"
+                     "\"batches\":{},\"failures\":{},\"dropped\":{},\"unsent\":{}}},",
+                     esc(clickhouse_url), ch_trades, ch_bars, ch_signals, ch_latency, ch_batches, ch_failures, ch_dropped,
+                     ch_unsent);
   if (journal_replay) o += "\"journal_replay\":true,";
   if (!stopped_by.empty()) o += fmt::format("\"stopped_by\":\"{}\",", stopped_by);
   o += "\"warnings\":[";
@@ -189,6 +194,11 @@ std::string RunReport::to_table() const {
                      "{} reconnects\n",
                      nats_url, nats_published, static_cast<double>(nats_bytes) / 1e6, nats_failed, nats_disconnects,
                      nats_reconnects);
+  if (!clickhouse_url.empty())
+    o += fmt::format("  clickhouse {}: rows stored: {} trades, {} bars, {} signals, {} latency; {} batches, {} failed "
+                     "attempts (retried), {} rows dropped (buffer full), {} unsent at the end\n",
+                     clickhouse_url, ch_trades, ch_bars, ch_signals, ch_latency, ch_batches, ch_failures, ch_dropped,
+                     ch_unsent);
   if (!journal_dir.empty())
     o += fmt::format("  journal {}: {} frames, {:.1f} MB in {} files, {} not journaled (ring full)\n", journal_dir,
                      journal_frames, static_cast<double>(journal_bytes) * 1e-6, journal_files, journal_drops);

@@ -38,6 +38,28 @@ void HistogramSnapshot::merge(const HistogramSnapshot& o) noexcept {
   min_ns_ = std::min(min_ns_, o.min_ns_);
 }
 
+HistogramSnapshot HistogramSnapshot::since(const HistogramSnapshot& earlier) const noexcept {
+  HistogramSnapshot d;
+  auto minus = [](std::uint64_t a, std::uint64_t b) { return a > b ? a - b : 0; };
+  std::size_t lo = buckets_.size(), hi = 0;
+  std::uint64_t n = 0;
+  for (std::size_t i = 0; i < buckets_.size(); ++i) {
+    d.buckets_[i] = minus(buckets_[i], earlier.buckets_[i]);
+    if (d.buckets_[i] != 0) {
+      lo = std::min(lo, i);
+      hi = i;
+    }
+    n += d.buckets_[i];
+  }
+  d.overflow_ = minus(overflow_, earlier.overflow_);
+  d.count_ = n + d.overflow_;
+  d.sum_ns_ = minus(sum_ns_, earlier.sum_ns_);
+  if (d.overflow_ != 0) d.max_ns_ = max_ns_;
+  else if (n != 0) d.max_ns_ = std::min(LatencyHistogram::bucket_high(hi), max_ns_);
+  if (n != 0) d.min_ns_ = std::max(LatencyHistogram::bucket_low(lo), min_ns_);
+  return d;
+}
+
 double HistogramSnapshot::percentile(double q) const noexcept {
   if (count_ == 0) return 0.0;
   q = std::clamp(q, 0.0, 1.0);

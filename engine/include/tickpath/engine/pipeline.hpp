@@ -8,6 +8,7 @@
 
 #include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -79,9 +80,17 @@ struct ConnectionRecord {
 struct NatsOptions {
   std::string url;  // nats://HOST:PORT[,nats://...]; empty: off
   std::string prefix = "tickpath";
-  bool trades = false;        // also every trade (the tape)
-  std::string shard = "all";  // "I/N" when sharded; names the stats subject and tags every message
+  bool trades = false;  // also every trade (the tape)
   int reconnect_buffer = 8 << 20;  // bytes kept while the server is away
+};
+
+// Results stored in ClickHouse over HTTP from the io thread (engine/src/clickhouse_sink.hpp).
+struct ClickHouseOptions {
+  std::string url;  // http://HOST:PORT; empty: off
+  std::string database = "default";
+  std::size_t batch_rows = 20'000;  // a table's batch is sent at this many rows ...
+  int batch_ms = 1'000;             // ... or when its oldest row is this old
+  std::size_t max_buffer_bytes = 64U << 20;  // batches kept while the server is away; past it the oldest is dropped, counted
 };
 
 struct PipelineConfig {
@@ -137,6 +146,8 @@ struct PipelineConfig {
   // served, with a warning.
   std::string ui_root;
   NatsOptions nats;
+  ClickHouseOptions clickhouse;
+  std::string shard = "all";  // "I/N" when sharded (--shard): tags what the sinks store and publish
 };
 
 struct StageSummary {
@@ -215,6 +226,12 @@ struct RunReport {
   // buffer full), payload bytes, connection losses and recoveries
   std::string nats_url;
   std::uint64_t nats_published = 0, nats_failed = 0, nats_bytes = 0, nats_disconnects = 0, nats_reconnects = 0;
+  // ClickHouse: rows inserted per table (trades, bars_1m, signals, latency),
+  // batches sent, failed attempts (retried), rows dropped (buffer full), rows
+  // still unsent at the end
+  std::string clickhouse_url;
+  std::uint64_t ch_trades = 0, ch_bars = 0, ch_signals = 0, ch_latency = 0, ch_batches = 0, ch_failures = 0,
+                ch_dropped = 0, ch_unsent = 0;
   std::uint64_t duplicates = 0, sq_missing = 0, snapshot_fetches = 0, snapshot_failures = 0, snapshots_applied = 0;
   std::uint64_t pings = 0, pongs = 0;
   double outage_s = 0;

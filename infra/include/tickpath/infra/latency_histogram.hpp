@@ -89,6 +89,10 @@ class HistogramSnapshot {
   explicit HistogramSnapshot(const LatencyHistogram& h) noexcept;
 
   void merge(const HistogramSnapshot& o) noexcept;
+  // The samples recorded after `earlier` (a snapshot of the same histogram):
+  // exact buckets and count; min and max are the edges of the lowest and
+  // highest non-empty buckets (within the cumulative min and max).
+  [[nodiscard]] HistogramSnapshot since(const HistogramSnapshot& earlier) const noexcept;
   // Nearest-rank percentile, q in [0, 1]: the upper edge of the bucket that
   // holds the ceil(q*count)-th smallest sample, clamped to the observed max.
   [[nodiscard]] double percentile(double q) const noexcept;

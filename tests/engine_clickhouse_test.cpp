@@ -1,0 +1,243 @@
+// ClickHouse storage against a real clickhouse-server on loopback (Debian's
+// package, installed by the test command; each test starts its own server
+// with its own data directory and free ports, and stops it by PID): every
+// trade, bar and signal of a run lands in its table once and agrees with
+// the report; a server killed mid-run and started again loses nothing (the
+// sink retries its batches, the tables collapse a repeated one); no server
+// at all: the run completes and says what was not stored.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <utility>  // (Boost 1.74's Asio uses std::exchange without including it)
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "tickpath/engine/pipeline.hpp"
+#include "tickpath/strategy/policy_model.hpp"
+
+using namespace tickpath;
+using namespace std::chrono_literals;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+namespace {
+
+std::uint16_t free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+// POST a query to the HTTP interface; {status, body}, status 0 when nothing answered.
+std::pair<int, std::string> query(std::uint16_t port, const std::string& sql) {
+  try {
+    boost::asio::io_context ioc;
+    beast::tcp_stream s(ioc);
+    s.expires_after(10s);
+    s.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+    http::request<http::string_body> req{http::verb::post, "/", 11};
+    req.set(http::field::host, "127.0.0.1");
+    req.body() = sql;
+    req.prepare_payload();
+    http::write(s, req);
+    beast::flat_buffer buf;
+    http::response<http::string_body> res;
+    http::read(s, buf, res);
+    return {res.result_int(), res.body()};
+  } catch (const std::exception&) {
+    return {0, {}};
+  }
+}
+
+class ClickHouseServer {
+ public:
+  ClickHouseServer() : http_(free_port()), tcp_(free_port()) {
+    char tmpl[] = "/tmp/tickpath-ch-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    std::filesystem::copy_file("/etc/clickhouse-server/users.xml", dir_ + "/users.xml");
+    std::ofstream(dir_ + "/config.xml") << "<?xml version=\"1.0\"?>\n<yandex>\n"
+        << "  <logger><level>warning</level><log>" << dir_ << "/server.log</log><errorlog>" << dir_
+        << "/server.err.log</errorlog><console>0</console></logger>\n"
+        << "  <listen_host>127.0.0.1</listen_host>\n  <http_port>" << http_ << "</http_port>\n  <tcp_port>" << tcp_
+        << "</tcp_port>\n  <path>" << dir_ << "/data/</path>\n  <tmp_path>" << dir_ << "/tmp/</tmp_path>\n"
+        << "  <user_files_path>" << dir_ << "/user_files/</user_files_path>\n  <users_config>users.xml</users_config>\n"
+        << "  <default_profile>default</default_profile>\n  <default_database>default</default_database>\n"
+        << "  <mark_cache_size>5368709</mark_cache_size>\n</yandex>\n";
+    start();
+  }
+  ~ClickHouseServer() {
+    stop(SIGTERM);
+    std::filesystem::remove_all(dir_);
+  }
+  void start() {
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      const std::string out = dir_ + "/stdout.log", cfg = "--config-file=" + dir_ + "/config.xml";
+      (void)!std::freopen(out.c_str(), "a", stdout);
+      (void)!std::freopen(out.c_str(), "a", stderr);
+      ::execl(TICKPATH_CLICKHOUSE_SERVER, "clickhouse-server", cfg.c_str(), static_cast<char*>(nullptr));
+      std::_Exit(127);
+    }
+    for (int i = 0; i < 600 && !up(); ++i) std::this_thread::sleep_for(50ms);
+  }
+  void stop(int sig) {
+    if (pid_ <= 0) return;
+    ::kill(pid_, sig);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+  [[nodiscard]] bool up() const { return query(http_, "SELECT 1").first == 200; }
+  [[nodiscard]] std::uint16_t port() const { return http_; }
+  [[nodiscard]] std::string url() const { return "http://127.0.0.1:" + std::to_string(http_); }
+  // symbol -> count() of a table, with FINAL (a batch stored twice counts once).
+  std::map<std::string, std::uint64_t> counts(const std::string& table) const {
+    std::map<std::string, std::uint64_t> out;
+    std::istringstream in(query(http_, "SELECT symbol, count() FROM " + table + " FINAL GROUP BY symbol FORMAT TSV").second);
+    std::string sym;
+    std::uint64_t n = 0;
+    while (in >> sym >> n) out[sym] = n;
+    return out;
+  }
+
+ private:
+  std::uint16_t http_, tcp_;
+  std::string dir_;
+  pid_t pid_ = -1;
+};
+
+std::string model_file() {
+  static const std::string path = [] {
+    const std::string p = ::testing::TempDir() + "ch_policy.tpp";
+    std::string err;
+    strategy::save_policy_model(p, strategy::PolicyModel::init_orthogonal(1), err);
+    return p;
+  }();
+  return path;
+}
+
+engine::PipelineConfig paced_run(std::uint64_t frames, const std::string& url) {
+  engine::PipelineConfig cfg;
+  cfg.feed = engine::PipelineConfig::Feed::synthetic;
+  cfg.symbols = {"BTCUSDT", "ETHUSDT"};
+  cfg.messages = frames;
+  cfg.pace_fps = 100'000;
+  cfg.synthetic.rate_per_s = 20;
+  cfg.model_path = model_file();
+  cfg.policy_on = engine::PipelineConfig::PolicyOn::bar;
+  cfg.progress = false;
+  cfg.clickhouse.url = url;
+  cfg.clickhouse.batch_ms = 300;
+  return cfg;
+}
+
+// Every bar and signal the report counts is stored once; trades of a symbol
+// whose bars come from raw trades equal the report's trade count.
+void expect_stored(const ClickHouseServer& ch, const engine::RunReport& rep) {
+  const auto bars = ch.counts("bars_1m"), signals = ch.counts("signals"), trades = ch.counts("trades");
+  std::uint64_t all_bars = 0, all_signals = 0, all_trades = 0;
+  for (const auto& s : rep.symbols) {
+    SCOPED_TRACE(s.name);
+    EXPECT_EQ(bars.count(s.name) ? bars.at(s.name) : 0, s.bars);
+    EXPECT_EQ(signals.count(s.name) ? signals.at(s.name) : 0, s.signals);
+    EXPECT_GT(s.signals, 10U);
+    if (std::string(s.bar_source) == "trade") {
+      EXPECT_EQ(trades.count(s.name) ? trades.at(s.name) : 0, s.trades);
+    }
+    all_bars += s.bars;
+    all_signals += s.signals;
+  }
+  for (const auto& [sym, n] : trades) all_trades += n;
+  EXPECT_GT(all_trades, 0U);
+  // Stored once per key: what the sink counted as accepted is at least what is there.
+  EXPECT_GE(rep.ch_bars, all_bars);
+  EXPECT_GE(rep.ch_signals, all_signals);
+  EXPECT_GE(rep.ch_trades, all_trades);
+  EXPECT_EQ(rep.ch_dropped, 0U);
+  EXPECT_EQ(rep.ch_unsent, 0U);
+}
+
+}  // namespace
+
+TEST(ClickHouse_Sink, EveryTradeBarAndSignalIsStoredOnceAndMatchesTheReport) {
+  ClickHouseServer ch;
+  ASSERT_TRUE(ch.up());
+  std::string error;
+  const auto rep = engine::run_pipeline(paced_run(200'000, ch.url()), error);
+  ASSERT_TRUE(error.empty()) << error;
+  expect_stored(ch, rep);
+  EXPECT_EQ(rep.ch_failures, 0U);
+  EXPECT_EQ(rep.ch_bars, ch.counts("bars_1m")["BTCUSDT"] + ch.counts("bars_1m")["ETHUSDT"]);  // nothing sent twice
+  // Bars: their OHLC hold together; trades: ids unique per symbol.
+  EXPECT_EQ(query(ch.port(), "SELECT count() FROM bars_1m WHERE NOT (low <= least(open, close) AND high >= greatest(open, close))")
+                .second, "0\n");
+  EXPECT_EQ(query(ch.port(), "SELECT count() FROM (SELECT symbol, aggregate, count() AS n, uniqExact(id) AS u FROM trades "
+                             "GROUP BY symbol, aggregate) WHERE n != u").second, "0\n");
+  // Latency: a row per stage per second, percentiles ordered.
+  const auto lat = query(ch.port(), "SELECT count(), countIf(p50_ns <= p99_ns AND p99_ns <= max_ns), uniqExact(stage) FROM "
+                                    "latency WHERE count > 0 FORMAT TSV").second;
+  std::istringstream in(lat);
+  std::uint64_t rows = 0, ordered = 0, stages = 0;
+  in >> rows >> ordered >> stages;
+  EXPECT_GE(rows, 4U);
+  EXPECT_EQ(ordered, rows);
+  EXPECT_GE(stages, 4U);
+}
+
+TEST(ClickHouse_Outage, AServerKilledMidRunAndStartedAgainLosesNothing) {
+  ClickHouseServer ch;
+  ASSERT_TRUE(ch.up());
+  engine::RunReport rep;
+  std::string error;
+  std::thread run([&] { rep = engine::run_pipeline(paced_run(500'000, ch.url()), error); });
+  // Once rows are arriving, the server dies and comes back a second later.
+  for (int i = 0; i < 400 && ch.counts("bars_1m").empty(); ++i) std::this_thread::sleep_for(25ms);
+  EXPECT_FALSE(ch.counts("bars_1m").empty());
+  ch.stop(SIGKILL);
+  std::this_thread::sleep_for(1s);
+  ch.start();
+  ASSERT_TRUE(ch.up());
+  run.join();
+  ASSERT_TRUE(error.empty()) << error;
+  EXPECT_EQ(rep.processed, 500'000U);
+  EXPECT_EQ(rep.dropped, 0U);
+  EXPECT_GE(rep.ch_failures, 1U);  // the attempts during the outage, retried
+  expect_stored(ch, rep);
+}
+
+TEST(ClickHouse_Sink, NoServerTheRunCompletesAndSaysWhatWasNotStoredABadUrlIsASetUpError) {
+  const std::string url = "http://127.0.0.1:" + std::to_string(free_port());
+  std::string error;
+  auto cfg = paced_run(20'000, url);
+  const auto rep = engine::run_pipeline(cfg, error);
+  ASSERT_TRUE(error.empty()) << error;
+  EXPECT_EQ(rep.processed, 20'000U);
+  EXPECT_GT(rep.ch_unsent, 0U);
+  EXPECT_GE(rep.ch_failures, 1U);
+  bool warned = false;
+  for (const auto& w : rep.warnings) warned |= w.find("rows not stored") != std::string::npos;
+  EXPECT_TRUE(warned);
+  cfg.clickhouse.url = "https://127.0.0.1:8443";
+  (void)engine::run_pipeline(cfg, error);
+  EXPECT_NE(error.find("--clickhouse takes http://HOST:PORT"), std::string::npos) << error;
+}

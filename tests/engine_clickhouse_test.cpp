@@ -23,10 +23,13 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <thread>
 
+#include "nats_sink.hpp"
+#include "support/run_command.hpp"
 #include "tickpath/engine/pipeline.hpp"
 #include "tickpath/strategy/policy_model.hpp"
 
@@ -72,7 +75,9 @@ std::pair<int, std::string> query(std::uint16_t port, const std::string& sql) {
 
 class ClickHouseServer {
  public:
-  ClickHouseServer() : http_(free_port()), tcp_(free_port()) {
+  // `cluster`: the <remote_servers> section (a Distributed table's shards).
+  explicit ClickHouseServer(std::uint16_t http = free_port(), std::uint16_t tcp = free_port(), const std::string& cluster = "")
+      : http_(http), tcp_(tcp) {
     char tmpl[] = "/tmp/tickpath-ch-XXXXXX";
     dir_ = ::mkdtemp(tmpl);
     std::filesystem::copy_file("/etc/clickhouse-server/users.xml", dir_ + "/users.xml");
@@ -83,7 +88,7 @@ class ClickHouseServer {
         << "</tcp_port>\n  <path>" << dir_ << "/data/</path>\n  <tmp_path>" << dir_ << "/tmp/</tmp_path>\n"
         << "  <user_files_path>" << dir_ << "/user_files/</user_files_path>\n  <users_config>users.xml</users_config>\n"
         << "  <default_profile>default</default_profile>\n  <default_database>default</default_database>\n"
-        << "  <mark_cache_size>5368709</mark_cache_size>\n</yandex>\n";
+        << "  <mark_cache_size>5368709</mark_cache_size>\n" << cluster << "</yandex>\n";
     start();
   }
   ~ClickHouseServer() {
@@ -240,4 +245,43 @@ TEST(ClickHouse_Sink, NoServerTheRunCompletesAndSaysWhatWasNotStoredABadUrlIsASe
   cfg.clickhouse.url = "https://127.0.0.1:8443";
   (void)engine::run_pipeline(cfg, error);
   EXPECT_NE(error.find("--clickhouse takes http://HOST:PORT"), std::string::npos) << error;
+}
+
+// The sharded layout: two engine processes (--shard 0/2 and 1/2), each
+// storing into its own server; a Distributed table over both servers sees
+// every symbol once, with the counts each engine's report gives.
+TEST(ClickHouse_Distributed, TwoShardsTwoServersOneTableOverBoth) {
+  const std::uint16_t http[2] = {free_port(), free_port()}, tcp[2] = {free_port(), free_port()};
+  std::string cluster = "  <remote_servers><tickpath>";
+  for (const auto port : tcp)
+    cluster += "<shard><replica><host>127.0.0.1</host><port>" + std::to_string(port) + "</port></replica></shard>";
+  cluster += "</tickpath></remote_servers>\n";
+  ClickHouseServer a(http[0], tcp[0], cluster), b(http[1], tcp[1], cluster);
+  ASSERT_TRUE(a.up());
+  ASSERT_TRUE(b.up());
+  const std::string list = "BTCUSDT,ETHUSDT,SOLUSDT,BNBUSDT,XRPUSDT,ADAUSDT";
+  const std::string dir = ::testing::TempDir();
+  std::string cmd;
+  for (int i = 0; i < 2; ++i)
+    cmd += std::string(TICKPATH_BIN) + " run --feed synthetic --symbols " + list + " --shard " + std::to_string(i) +
+           "/2 --messages 150000 --pace 100000 --rate 20 --model " + model_file() + " --policy-on bar --clickhouse " +
+           (i ? b : a).url() + " --quiet --no-mlock --report " + dir + "chshard" + std::to_string(i) + ".json > /dev/null 2>&1 & ";
+  ASSERT_EQ(test::run_command(cmd + "wait").status, 0);
+  ASSERT_EQ(query(a.port(), "CREATE TABLE signals_all AS signals ENGINE = Distributed(tickpath, default, signals)").first, 200);
+  ASSERT_EQ(query(a.port(), "CREATE TABLE bars_all AS bars_1m ENGINE = Distributed(tickpath, default, bars_1m)").first, 200);
+  const auto signals = a.counts("signals_all"), bars = a.counts("bars_all");
+  std::size_t symbols = 0;
+  for (int i = 0; i < 2; ++i) {
+    const auto rep = nlohmann::json::parse(test::run_command("cat " + dir + "chshard" + std::to_string(i) + ".json").out);
+    const auto local = (i ? b : a).counts("signals");
+    for (const auto& [symbol, s] : rep["symbols"].items()) {
+      ++symbols;
+      EXPECT_EQ(engine::shard_of(symbol, 2), static_cast<std::uint32_t>(i)) << symbol;
+      EXPECT_EQ(local.count(symbol) ? local.at(symbol) : 0, s.value("signals", std::uint64_t{0})) << symbol;
+      EXPECT_EQ(signals.count(symbol) ? signals.at(symbol) : 0, s.value("signals", std::uint64_t{0})) << symbol;
+      EXPECT_EQ(bars.count(symbol) ? bars.at(symbol) : 0, s["bars"].get<std::uint64_t>()) << symbol;
+    }
+  }
+  EXPECT_EQ(symbols, 6U);
+  EXPECT_EQ(signals.size(), 6U);
 }

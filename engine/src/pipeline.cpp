@@ -875,8 +875,14 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     rep.ui_ws_clients = ui->counters().ws_clients;
     rep.ui_ws_messages = ui->counters().ws_messages;
     rep.ui_ws_coalesced = ui->counters().ws_coalesced;
+  }
+  if (uipub) {
     rep.ui_bar_drops = uipub->bar_drops();
     rep.ui_tape_drops = uipub->tape_drops();
+    if (rep.ui_bar_drops != 0 || rep.ui_tape_drops != 0)
+      rep.warnings.push_back(fmt::format("warning: {} closed bars and {} trades did not reach the dashboard and sinks: their ring "
+                                         "was full (the io thread drains it every 10 ms)",
+                                         rep.ui_bar_drops, rep.ui_tape_drops));
   }
   if (livefeed) {
     livefeed->finish(rep);

@@ -6,7 +6,8 @@
 // overlays, position and equity) written into a seqlock at most every
 // `period` ticks, and at once when a bar closes or a signal is made; each
 // closed bar and each trade also goes into an SPSC ring (full: counted,
-// never waited on). Cost on the hot thread: a compare per event, a 40-byte
+// never waited on; the trade ring holds 65,536, 6.5 M trades/s drained
+// every 10 ms). Cost on the hot thread: a compare per event, a 40-byte
 // ring slot per trade, a ~190-byte write per symbol per period. The
 // seqlock's payload is a run of relaxed atomic words, so the reader's torn
 // copies are retried, not undefined.
@@ -95,7 +96,7 @@ class Seqlocked {
 };
 
 using UiBarRing = infra::SpscRing<UiBar, 1U << 12>;
-using UiTradeRing = infra::SpscRing<UiTrade, 1U << 13>;
+using UiTradeRing = infra::SpscRing<UiTrade, 1U << 16>;  // 2.6 MB: 6.5 M trades/s at the io thread's 10 ms
 
 class UiPublisher {
  public:

@@ -29,6 +29,7 @@
 #include <thread>
 
 #include "nats_sink.hpp"
+#include "support/loopback.hpp"
 #include "support/run_command.hpp"
 #include "tickpath/engine/pipeline.hpp"
 #include "tickpath/strategy/policy_model.hpp"
@@ -40,17 +41,8 @@ namespace http = beast::http;
 
 namespace {
 
-std::uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
+using test::accepts;
+using test::free_port;
 
 // POST a query to the HTTP interface; {status, body}, status 0 when nothing answered.
 std::pair<int, std::string> query(std::uint16_t port, const std::string& sql) {

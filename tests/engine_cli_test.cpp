@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <thread>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <cmath>
 #include <sstream>
@@ -379,6 +380,71 @@ TEST(BacktestReport_Candles, PastTheLimitBarsMergeAndEquityAndFillsFollowTheirCa
       ASSERT_EQ(st["fills_at"]["price"][i].get<double>(), want.trades[i].price);
     }
   }
+}
+
+// tickpath export: a recorded run's journal back out as CSV in the
+// ClickHouse tables' columns; the rows are the recording run's own bars and
+// signals (the journal replays bit for bit), and a time range keeps exactly
+// the rows inside it.
+TEST(Cli_Export, AJournalBecomesTheRecordingRunsBarsSignalsAndTradesAsCsv) {
+  const std::string dir = ::testing::TempDir() + "export_journal";
+  const std::string out = ::testing::TempDir() + "export_csv", part = ::testing::TempDir() + "export_csv_part";
+  const std::string model = ::testing::TempDir() + "export_model.tpp", report = ::testing::TempDir() + "export_rec.json";
+  std::filesystem::remove_all(dir);
+  ASSERT_EQ(run("init-model --seed 5 --out " + model + " 2>/dev/null").status, 0);
+  const auto rec = run("run --feed synthetic --symbols BTCUSDT,ETHUSDT --messages 120000 --rate 20 --model " + model +
+                       " --policy-on bar --record " + dir + " --quiet --no-mlock --report " + report + " 2>&1");
+  ASSERT_EQ(rec.status, 0) << rec.out;
+  const auto r = run("export " + dir + " --out " + out + " --model " + model + " --policy-on bar 2>&1");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto rep = nlohmann::json::parse(tickpath::test::read_file(report));
+  auto rows = [](const std::string& file) {
+    auto l = lines(tickpath::test::read_file(file));
+    std::vector<std::vector<std::string>> v;
+    for (std::size_t i = 1; i < l.size(); ++i)
+      if (!l[i].empty()) v.push_back(split(l[i], ','));
+    return v;
+  };
+  EXPECT_EQ(lines(tickpath::test::read_file(out + "/signals.csv"))[0],
+            "symbol,time_ms,action,reason,confidence,value,price,position,equity,shard");
+  const auto sig = rows(out + "/signals.csv"), bars = rows(out + "/bars_1m.csv"), trades = rows(out + "/trades.csv");
+  std::map<std::string, std::uint64_t> n_sig, n_bar, n_trade;
+  for (const auto& row : sig) ++n_sig[row[0]];
+  for (const auto& row : bars) {
+    ++n_bar[row[0]];
+    EXPECT_LE(std::stod(row[4]), std::min(std::stod(row[2]), std::stod(row[5])));  // low <= open, close
+    EXPECT_GE(std::stod(row[3]), std::max(std::stod(row[2]), std::stod(row[5])));  // high >= open, close
+  }
+  for (const auto& row : trades) ++n_trade[row[0]];
+  for (const auto& [symbol, s] : rep["symbols"].items()) {
+    SCOPED_TRACE(symbol);
+    EXPECT_EQ(n_sig[symbol], s["signals"].get<std::uint64_t>());
+    EXPECT_EQ(n_bar[symbol], s["bars"].get<std::uint64_t>());
+    EXPECT_GT(n_sig[symbol], 10U);
+    if (s["bar_source"] == "trade") {
+      EXPECT_EQ(n_trade[symbol], s["trades"].get<std::uint64_t>());
+    }
+    // The last signal is the recording run's last signal.
+    std::vector<std::string> last;
+    for (const auto& row : sig)
+      if (row[0] == symbol) last = row;
+    ASSERT_FALSE(last.empty());
+    EXPECT_EQ(last[2], s["last_signal"]["action"].get<std::string>());
+    EXPECT_EQ(std::stoll(last[1]), s["last_signal"]["event_time_ms"].get<std::int64_t>());
+    EXPECT_NEAR(std::stod(last[4]), s["last_signal"]["confidence"].get<double>(), 1e-6);  // (the report prints 6 digits)
+  }
+  // A time range: exactly the full export's rows inside it.
+  const std::int64_t from = std::stoll(sig[sig.size() / 2][1]);
+  const auto p = run("export " + dir + " --out " + part + " --model " + model + " --policy-on bar --from " +
+                     std::to_string(from) + " 2>&1");
+  ASSERT_EQ(p.status, 0) << p.out;
+  std::vector<std::vector<std::string>> want;
+  for (const auto& row : sig)
+    if (std::stoll(row[1]) >= from) want.push_back(row);
+  EXPECT_EQ(rows(part + "/signals.csv"), want);
+  EXPECT_LT(want.size(), sig.size());
+  const auto bad = run("export /nonexistent --out " + part + " 2>&1");
+  EXPECT_EQ(bad.status, 1);
 }
 
 TEST(Cli_Train, WritesAServableModelAndOneLogRowPerIterationThenBacktestsIt) {

@@ -69,6 +69,11 @@ bool write_file(const std::string& path, const std::string& text, std::string& e
   return true;
 }
 
+// tickpath export: the run's trades, bars and signals as CSV.
+struct ExportOptions {
+  std::string dir, from, to;
+};
+
 int cmd_run(const std::string& feed, const std::string& symbols, std::uint64_t messages, double duration,
             const std::string& cpus, const std::string& report, double speed, bool drop, std::uint64_t seed,
             double rate, bool bursty, bool quiet, const std::string& model, const std::string& backend,
@@ -76,12 +81,17 @@ int cmd_run(const std::string& feed, const std::string& symbols, std::uint64_t m
             bool allow_short, const tickpath::engine::LiveOptions& live, const std::string& streams,
             const std::string& record_dir, const std::string& udp_interface, bool lock_memory, int fifo, double pace,
             const std::string& ui, const std::string& ui_root, const tickpath::engine::NatsOptions& nats,
-            const tickpath::engine::ClickHouseOptions& clickhouse, const std::string& shard) {
+            const tickpath::engine::ClickHouseOptions& clickhouse, const std::string& shard,
+            const ExportOptions& exp = {}) {
   tickpath::engine::PipelineConfig cfg;
   cfg.ui_listen = ui;
   cfg.ui_root = ui_root;
   cfg.nats = nats;
   cfg.clickhouse = clickhouse;
+  cfg.export_dir = exp.dir;
+  if (!exp.from.empty() && !tickpath::strategy::parse_time_ms(exp.from, cfg.export_from_ms))
+    return fail("--from: not a time: " + exp.from);
+  if (!exp.to.empty() && !tickpath::strategy::parse_time_ms(exp.to, cfg.export_to_ms)) return fail("--to: not a time: " + exp.to);
   if (!ui.empty()) {
     std::string addr, err;
     std::uint16_t port = 0;
@@ -575,6 +585,17 @@ int main(int argc, char** argv) {
   stress->add_option("--drain", so.max_drain_s, "seconds the engine may take to catch up after a step")->capture_default_str();
   stress->add_option("--report", so.report, "write the steps as JSON to FILE");
 
+  auto* exp = app.add_subcommand("export", "replay a journal (a --record directory) and write its trades, bars and signals "
+                                           "as CSV in the ClickHouse tables' columns");
+  ExportOptions ex;
+  std::string exp_journal, exp_model, exp_policy_on = "trade";
+  exp->add_option("JOURNAL", exp_journal, "the --record directory")->required();
+  exp->add_option("--out", ex.dir, "directory for trades.csv, bars_1m.csv, signals.csv")->required();
+  exp->add_option("--model", exp_model, "policy model file: signals as the recording run made them (without one, no signals)");
+  exp->add_option("--policy-on", exp_policy_on, "as the recording run: trade | bar | PERIODms")->capture_default_str();
+  exp->add_option("--from", ex.from, "rows from this event time (epoch ms/us or ISO-8601)");
+  exp->add_option("--to", ex.to, "rows before this event time");
+
   auto* tail = app.add_subcommand("tail", "print what flows on a NATS subject, e.g. tickpath tail nats://127.0.0.1:4222 'tickpath.signal.>'");
   std::string tail_url, tail_subject;
   std::uint64_t tail_count = 0;
@@ -669,6 +690,10 @@ int main(int argc, char** argv) {
     if (!(so.step_s > 0)) return fail("--step must be positive");
     return tickpath::engine::run_stress(so);
   }
+  if (*exp)
+    return cmd_run("replay:" + exp_journal, "", 0, 0, "", "", 0, false, 42, 200, false, true, exp_model, "auto", exp_policy_on,
+                   tickpath::strategy::SignalOptions{}, 10, false, tickpath::engine::LiveOptions{}, "", "", "127.0.0.1", false,
+                   0, 0, "", "", tickpath::engine::NatsOptions{}, tickpath::engine::ClickHouseOptions{}, "", ex);
   if (*tail) {
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);

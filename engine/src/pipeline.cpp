@@ -16,6 +16,7 @@
 #include "journal.hpp"
 #include "live_feed.hpp"
 #include "clickhouse_sink.hpp"
+#include "csv_sink.hpp"
 #include "nats_sink.hpp"
 #include "ui_feed.hpp"
 #include "ui_server.hpp"
@@ -300,8 +301,9 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
   std::unique_ptr<UiHub> hub;
   std::unique_ptr<NatsSink> nats;
   std::unique_ptr<ClickHouseSink> clickhouse;
+  std::unique_ptr<CsvSink> csv;
   StatsView stats_view;
-  if (!cfg.ui_listen.empty() || !cfg.nats.url.empty() || !cfg.clickhouse.url.empty()) {
+  if (!cfg.ui_listen.empty() || !cfg.nats.url.empty() || !cfg.clickhouse.url.empty() || !cfg.export_dir.empty()) {
     stats_view.feed = rep.feed;
     stats_view.uptime_s = [&] { return t_start.load() == 0 ? 0.0 : clock.to_ns(clock.now() - t_start.load()) * 1e-9; };
     stats_view.running = [&] { return !feed_done.load(std::memory_order_acquire); };
@@ -347,6 +349,11 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     clickhouse = std::make_unique<ClickHouseSink>();
     if (!clickhouse->start(cfg.clickhouse, symbol_names, cfg.shard, error)) return {};
     rep.clickhouse_url = cfg.clickhouse.url;
+  }
+  if (!cfg.export_dir.empty()) {
+    csv = std::make_unique<CsvSink>();
+    if (!csv->open(cfg.export_dir, symbol_names, cfg.shard, cfg.export_from_ms, cfg.export_to_ms, error)) return {};
+    rep.export_dir = cfg.export_dir;
   }
   if (!cfg.ui_listen.empty()) {
     std::string addr;
@@ -728,6 +735,7 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
       if (hub) hub->on_signal(sg);
       if (nats) nats->on_signal(sg);
       if (clickhouse) clickhouse->on_signal(sg);
+      if (csv) csv->on_signal(sg);
       if (sg.symbol < per_symbol.size()) {
         auto& ps = per_symbol[sg.symbol];
         ++ps.signals;
@@ -755,11 +763,13 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
       if (hub) hub->on_bar(b);
       if (nats) nats->on_bar(b);
       if (clickhouse) clickhouse->on_bar(b);
+      if (csv) csv->on_bar(b);
     });
     uipub->trades().pop_batch(UiTradeRing::capacity, [&](const UiTrade& t) noexcept {
       if (hub) hub->on_trade(t);
       if (nats) nats->on_trade(t);
       if (clickhouse) clickhouse->on_trade(t);
+      if (csv) csv->on_trade(t);
     });
   };
   {
@@ -844,6 +854,15 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     if (c.failed != 0)
       rep.warnings.push_back(fmt::format("warning: {} NATS messages refused: the server was away longer than the {} MiB reconnect buffer holds",
                                          c.failed, cfg.nats.reconnect_buffer >> 20));
+  }
+  if (csv) {
+    std::string why;
+    if (!csv->close(why)) rep.warnings.push_back("warning: " + why);
+    const CsvCounters c = csv->counters();
+    rep.export_trades = c.trades;
+    rep.export_bars = c.bars;
+    rep.export_signals = c.signals;
+    rep.export_outside = c.outside;
   }
   if (clickhouse) {
     // What is batched goes out now; up to 5 s for a server that is slow or away.

@@ -97,6 +97,9 @@ std::string RunReport::to_json() const {
     o += fmt::format("\"nats\":{{\"url\":\"{}\",\"published\":{},\"failed\":{},\"bytes\":{},\"disconnects\":{},"
                      "\"reconnects\":{}}},",
                      esc(nats_url), nats_published, nats_failed, nats_bytes, nats_disconnects, nats_reconnects);
+  if (!export_dir.empty())
+    o += fmt::format("\"export\":{{\"dir\":\"{}\",\"trades\":{},\"bars\":{},\"signals\":{},\"outside_range\":{}}},",
+                     esc(export_dir), export_trades, export_bars, export_signals, export_outside);
   if (!clickhouse_url.empty())
     o += fmt::format("\"clickhouse\":{{\"url\":\"{}\",\"rows\":{{\"trades\":{},\"bars_1m\":{},\"signals\":{},\"latency\":{}}},"
                      "\"batches\":{},\"failures\":{},\"dropped\":{},\"unsent\":{}}},",
@@ -194,6 +197,9 @@ std::string RunReport::to_table() const {
                      "{} reconnects\n",
                      nats_url, nats_published, static_cast<double>(nats_bytes) / 1e6, nats_failed, nats_disconnects,
                      nats_reconnects);
+  if (!export_dir.empty())
+    o += fmt::format("  export {}: {} trades, {} bars, {} signals written as CSV ({} rows outside the time range)\n",
+                     export_dir, export_trades, export_bars, export_signals, export_outside);
   if (!clickhouse_url.empty())
     o += fmt::format("  clickhouse {}: rows stored: {} trades, {} bars, {} signals, {} latency; {} batches, {} failed "
                      "attempts (retried), {} rows dropped (buffer full), {} unsent at the end\n",

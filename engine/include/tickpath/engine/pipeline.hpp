@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -148,6 +149,10 @@ struct PipelineConfig {
   NatsOptions nats;
   ClickHouseOptions clickhouse;
   std::string shard = "all";  // "I/N" when sharded (--shard): tags what the sinks store and publish
+  // CSV of trades, bars and signals under this directory (tickpath export); "" = none
+  std::string export_dir;
+  std::int64_t export_from_ms = std::numeric_limits<std::int64_t>::min();
+  std::int64_t export_to_ms = std::numeric_limits<std::int64_t>::max();
 };
 
 struct StageSummary {
@@ -229,6 +234,8 @@ struct RunReport {
   // ClickHouse: rows inserted per table (trades, bars_1m, signals, latency),
   // batches sent, failed attempts (retried), rows dropped (buffer full), rows
   // still unsent at the end
+  std::string export_dir;  // CSV rows written, and rows outside the time range
+  std::uint64_t export_trades = 0, export_bars = 0, export_signals = 0, export_outside = 0;
   std::string clickhouse_url;
   std::uint64_t ch_trades = 0, ch_bars = 0, ch_signals = 0, ch_latency = 0, ch_batches = 0, ch_failures = 0,
                 ch_dropped = 0, ch_unsent = 0;

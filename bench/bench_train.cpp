@@ -158,7 +158,7 @@ void BM_UpdateProducts(benchmark::State& state) {
     for (auto& v : d.a) v = u(rng);
     for (auto& v : d.b) v = u(rng);
     data.push_back(std::move(d));
-    macs += static_cast<double>(p.M) * p.N * p.K;
+    macs += static_cast<double>(p.M) * static_cast<double>(p.N) * static_cast<double>(p.K);
   }
   if (!onednn) {
     for (auto _ : state) {
@@ -198,7 +198,7 @@ void BM_UpdateProducts(benchmark::State& state) {
       benchmark::ClobberMemory();
     }
   }
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * macs));
+  state.SetItemsProcessed(static_cast<std::int64_t>(static_cast<double>(state.iterations()) * macs));
   state.counters["macs_per_update"] = macs;
   state.SetLabel(!onednn ? "tickpath train_gemm, 1 thread"
                          : state.range(0) == 1 ? "oneDNN matmul, 1 thread"

@@ -199,7 +199,7 @@ int cmd_run(const std::string& feed, const std::string& symbols, std::uint64_t m
       return fail("--cpus takes FEED,STRATEGY core numbers, e.g. --cpus 0,1");
     }
   }
-  {
+  if (exp.dir.empty()) {  // (an export is offline work: the host's fitness for latency does not matter)
     tickpath::engine::DoctorOptions d;
     d.allowed_cpus = tickpath::engine::current_allowed_cpus();
     d.memlock_bytes = tickpath::engine::current_memlock_limit();

@@ -772,11 +772,21 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
       if (csv) csv->on_trade(t);
     });
   };
+  // ClickHouse's latency table: each stage's percentiles over the interval since the last row.
+  std::vector<infra::HistogramSnapshot> stage_before(stats_view.stages.size());
+  auto store_latency = [&] {
+    const auto now_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    for (std::size_t i = 0; i < stats_view.stages.size(); ++i) {
+      const auto snap = stats_view.stages[i].h->snapshot();
+      clickhouse->on_latency(now_ms, stats_view.stages[i].name, snap.since(stage_before[i]));
+      stage_before[i] = snap;
+    }
+  };
   {
     auto next = std::chrono::steady_clock::now() + std::chrono::seconds(1);
     auto next_broadcast = std::chrono::steady_clock::now();
     auto next_stats = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-    std::vector<infra::HistogramSnapshot> stage_before(stats_view.stages.size());
     while (!feed_done.load(std::memory_order_acquire)) {
       // Drained often enough that the signal ring cannot fill at full rate.
       std::this_thread::sleep_for(std::chrono::milliseconds(policy || live || udp || journal || uipub ? 10 : 100));
@@ -784,16 +794,7 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
       drain_published();
       if ((nats || clickhouse) && std::chrono::steady_clock::now() >= next_stats) {
         if (nats) nats->on_stats(stats_json(stats_view));
-        if (clickhouse) {
-          // Each stage's percentiles over the second just ended.
-          const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                  std::chrono::system_clock::now().time_since_epoch()).count();
-          for (std::size_t i = 0; i < stats_view.stages.size(); ++i) {
-            const auto snap = stats_view.stages[i].h->snapshot();
-            clickhouse->on_latency(now_ms, stats_view.stages[i].name, snap.since(stage_before[i]));
-            stage_before[i] = snap;
-          }
-        }
+        if (clickhouse) store_latency();
         next_stats += std::chrono::seconds(1);
       }
       if (clickhouse) clickhouse->poll();
@@ -865,7 +866,9 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     rep.export_outside = c.outside;
   }
   if (clickhouse) {
-    // What is batched goes out now; up to 5 s for a server that is slow or away.
+    // The last (partial) second's latency, then what is batched goes out
+    // now; up to 5 s for a server that is slow or away.
+    store_latency();
     clickhouse->finish(5000);
     const ClickHouseCounters c = clickhouse->counters();
     rep.ch_trades = c.trades;

@@ -6,7 +6,9 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <chrono>
 #include <cstdio>
+#include <thread>
 
 namespace tickpath::engine {
 
@@ -39,6 +41,9 @@ struct NatsSink::Impl {
     s->connected = false;
     s->disconnects.fetch_add(1);
   }
+  // The last callback the client library makes for a connection (on its own thread).
+  static void on_closed(natsConnection*, void* self) { static_cast<Impl*>(self)->closed = true; }
+  std::atomic<bool> closed{false};
   static void on_reconnected(natsConnection*, void* self) {
     auto* s = static_cast<Impl*>(self);
     s->connected = true;
@@ -50,8 +55,15 @@ NatsSink::NatsSink() : impl_(std::make_unique<Impl>()) {}
 
 NatsSink::~NatsSink() {
   if (impl_->conn != nullptr) {
+    // Closing makes the library call back (disconnected, then closed) from
+    // its own thread: Impl must outlive those calls, so wait for the last.
     natsConnection_Close(impl_->conn);
+    for (int i = 0; i < 500 && !impl_->closed.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
     natsConnection_Destroy(impl_->conn);
+    if (!impl_->closed.load()) {
+      (void)impl_.release();  // a callback may still come: leave its target alive
+      return;
+    }
   }
   if (impl_->nopts != nullptr) natsOptions_Destroy(impl_->nopts);
 }
@@ -79,6 +91,7 @@ bool NatsSink::start(const NatsOptions& o, std::vector<std::string> symbol_names
   if (s == NATS_OK) s = natsOptions_SetReconnectBufSize(m.nopts, o.reconnect_buffer);
   if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(m.nopts, &Impl::on_disconnected, &m);
   if (s == NATS_OK) s = natsOptions_SetReconnectedCB(m.nopts, &Impl::on_reconnected, &m);
+  if (s == NATS_OK) s = natsOptions_SetClosedCB(m.nopts, &Impl::on_closed, &m);
   if (s == NATS_OK) s = natsOptions_SetRetryOnFailedConnect(m.nopts, true, &Impl::on_connected, &m);
   if (s != NATS_OK) return error = fmt::format("--nats {}: {}", o.url, natsStatus_GetText(s)), false;
   s = natsConnection_Connect(&m.conn, m.nopts);

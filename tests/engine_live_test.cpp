@@ -7,10 +7,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <filesystem>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <map>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -339,6 +343,201 @@ TEST(Live_Exsim, RecordingReplaysToTheSameSignalsAndBooksBitForBit) {
     EXPECT_EQ(a.checksum, it->checksum) << a.symbol;
   }
   std::filesystem::remove_all(dir);
+}
+
+// A journal line's receive time in ns ("<s>.<ns>: frame" or "rest:PATH -> <s>.<ns>: body").
+std::int64_t journal_line_ns(const std::string& line) {
+  std::size_t at = 0;
+  if (line.rfind("rest:", 0) == 0) {
+    at = line.find(" -> ");
+    if (at == std::string::npos) return -1;
+    at += 4;
+  }
+  const std::size_t dot = line.find('.', at), colon = line.find(':', at);
+  if (dot == std::string::npos || colon == std::string::npos || dot > colon) return -1;
+  std::string frac = line.substr(dot + 1, colon - dot - 1);
+  frac.resize(9, '0');
+  return std::stoll(line.substr(at, dot - at)) * 1'000'000'000 + std::stoll(frac);
+}
+
+// Splits a journal directory at `split_ns` into two with the same layout:
+// lines received before it, and the rest.
+void split_journal(const std::string& dir, std::int64_t split_ns, const std::string& head, const std::string& tail) {
+  namespace fs = std::filesystem;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (!e.is_regular_file()) continue;
+    const fs::path rel = fs::relative(e.path(), dir);
+    fs::create_directories((fs::path(head) / rel).parent_path());
+    fs::create_directories((fs::path(tail) / rel).parent_path());
+    std::ifstream in(e.path());
+    std::ofstream h(fs::path(head) / rel), t(fs::path(tail) / rel);
+    for (std::string line; std::getline(in, line);) (journal_line_ns(line) < split_ns ? h : t) << line << '\n';
+  }
+}
+
+std::vector<std::int64_t> journal_times(const std::string& dir) {
+  std::vector<std::int64_t> out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!e.is_regular_file()) continue;
+    std::ifstream in(e.path());
+    for (std::string line; std::getline(in, line);) out.push_back(journal_line_ns(line));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// An exported CSV's rows by symbol (its first column), header skipped.
+std::map<std::string, std::vector<std::string>> csv_by_symbol(const std::string& path) {
+  std::map<std::string, std::vector<std::string>> out;
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  while (std::getline(in, line)) out[line.substr(0, line.find(','))].push_back(line);
+  return out;
+}
+
+const engine::SymbolSummary* find_symbol(const engine::RunReport& r, const std::string& name) {
+  for (const auto& s : r.symbols)
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+// Warm start: an engine stopped half way through a live recording and
+// restarted on the rest with --warm-from (the journal the stopped run left)
+// must make, after the restart, exactly the signals and bars of the run that
+// never stopped, and end with the same accounts, indicators and books. The
+// same restart without the warm start must differ (so the check can fail).
+TEST(Live_Exsim, WarmStartFromTheJournalContinuesAsIfTheEngineNeverStopped) {
+  namespace fs = std::filesystem;
+  auto c = sim_config(24'000, 8'000);
+  c.market.rate_per_s = 2;  // enough closed bars for the policy on both sides of the split
+  SimUp s(c);
+  ASSERT_TRUE(s.ok);
+  char tmpl[] = "/tmp/tickpath-warm-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  const std::string model = dir + "/policy.tpp";
+  {
+    std::string error;
+    ASSERT_TRUE(strategy::save_policy_model(model, strategy::PolicyModel::init_orthogonal(1), error)) << error;
+  }
+  LiveRun live(s.sim);
+  live.cfg.record_dir = dir + "/journal";
+  live.start();
+  live.finish();
+  ASSERT_TRUE(live.error.empty()) << live.error;
+  ASSERT_EQ(live.rep.journal_drops, 0U);
+
+  const auto times = journal_times(dir + "/journal");
+  ASSERT_GT(times.size(), 10'000U);
+  split_journal(dir + "/journal", times[times.size() / 2], dir + "/head", dir + "/tail");
+
+  auto replay = [&](const std::string& path) {
+    engine::PipelineConfig cfg;
+    cfg.feed = engine::PipelineConfig::Feed::replay;
+    cfg.replay_path = path;
+    cfg.model_path = model;
+    cfg.progress = false;
+    return cfg;
+  };
+  auto run = [](const engine::PipelineConfig& cfg) {
+    std::string error;
+    auto r = engine::run_pipeline(cfg, error);
+    EXPECT_TRUE(error.empty()) << error;
+    return r;
+  };
+  // The run that never stopped.
+  auto cfg = replay(dir + "/journal");
+  cfg.export_dir = dir + "/full";
+  const auto full = run(cfg);
+  // The first half, journaling as a live run would; then the restart on the second half.
+  cfg = replay(dir + "/head");
+  cfg.record_dir = dir + "/stopped";
+  const auto first = run(cfg);
+  ASSERT_EQ(first.journal_drops, 0U);
+  cfg = replay(dir + "/tail");
+  cfg.warm_from = dir + "/stopped";
+  cfg.export_dir = dir + "/warm";
+  const auto warm = run(cfg);
+  cfg.warm_from.clear();
+  cfg.export_dir = dir + "/cold";
+  const auto cold = run(cfg);
+
+  EXPECT_EQ(warm.warm_frames, first.messages);
+  EXPECT_EQ(warm.warm_events, first.events);
+  EXPECT_EQ(warm.messages + first.messages, full.messages);
+  EXPECT_EQ(warm.events + first.events, full.events);
+  EXPECT_EQ(warm.processed, warm.events) << "warm-start events are not the run's";
+  EXPECT_EQ(warm.rejects + first.rejects, full.rejects);
+  EXPECT_EQ(warm.depth_gaps, 0U) << "the books continue across the restart";
+  EXPECT_EQ(warm.signals + first.signals, full.signals);
+  for (const auto& st : warm.stages) {
+    if (st.name == "tick_to_signal") {
+      EXPECT_EQ(st.p.count, warm.signals) << "only the run's own signals are timed";
+    }
+  }
+
+  const auto full_sig = csv_by_symbol(dir + "/full/signals.csv"), warm_sig = csv_by_symbol(dir + "/warm/signals.csv"),
+             cold_sig = csv_by_symbol(dir + "/cold/signals.csv");
+  const auto full_bars = csv_by_symbol(dir + "/full/bars_1m.csv"), warm_bars = csv_by_symbol(dir + "/warm/bars_1m.csv");
+  std::uint64_t compared = 0;
+  bool cold_differs = false;
+  for (const auto& fs_sym : full.symbols) {
+    const std::string& name = fs_sym.name;
+    const auto* a = find_symbol(first, name);
+    const auto* b = find_symbol(warm, name);
+    ASSERT_NE(a, nullptr) << name;
+    ASSERT_NE(b, nullptr) << name;
+    // After the restart: the uninterrupted run's signals and bars, row for row.
+    const auto& fsig = full_sig.count(name) ? full_sig.at(name) : std::vector<std::string>{};
+    ASSERT_GE(fsig.size(), a->signals) << name;
+    const std::vector<std::string> expect(fsig.begin() + static_cast<std::ptrdiff_t>(a->signals), fsig.end());
+    const auto& got = warm_sig.count(name) ? warm_sig.at(name) : std::vector<std::string>{};
+    EXPECT_EQ(got, expect) << name;
+    compared += expect.size();
+    const auto& cold_got = cold_sig.count(name) ? cold_sig.at(name) : std::vector<std::string>{};
+    cold_differs = cold_differs || cold_got != expect;
+    const auto& fb = full_bars.count(name) ? full_bars.at(name) : std::vector<std::string>{};
+    ASSERT_GE(fb.size(), a->bars) << name;
+    const auto& wb = warm_bars.count(name) ? warm_bars.at(name) : std::vector<std::string>{};
+    EXPECT_EQ(wb, std::vector<std::string>(fb.begin() + static_cast<std::ptrdiff_t>(a->bars), fb.end())) << name;
+    // The state at the end, bit for bit.
+    EXPECT_EQ(b->bars, fs_sym.bars) << name;
+    EXPECT_EQ(b->trades, fs_sym.trades) << name;
+    EXPECT_EQ(b->portfolio.equity, fs_sym.portfolio.equity) << name;
+    EXPECT_EQ(b->portfolio.fills, fs_sym.portfolio.fills) << name;
+    EXPECT_EQ(b->portfolio.sharpe, fs_sym.portfolio.sharpe) << name;
+    EXPECT_EQ(b->portfolio.max_drawdown, fs_sym.portfolio.max_drawdown) << name;
+    EXPECT_EQ(b->last.sma_20, fs_sym.last.sma_20) << name;
+    EXPECT_EQ(b->last.rsi_14, fs_sym.last.rsi_14) << name;
+    auto bits = [](double v) { return std::bit_cast<std::uint64_t>(v); };  // NaN (no value yet) equals NaN
+    EXPECT_EQ(bits(b->vwap), bits(fs_sym.vwap)) << name;
+    EXPECT_EQ(bits(b->window_mean_1h), bits(fs_sym.window_mean_1h)) << name;
+    EXPECT_EQ(bits(b->book_imbalance), bits(fs_sym.book_imbalance)) << name;
+  }
+  EXPECT_GT(compared, 50U) << "the policy made signals after the restart";
+  EXPECT_TRUE(cold_differs) << "a cold restart should not reproduce the uninterrupted run";
+  ASSERT_EQ(warm.book_states.size(), full.book_states.size());
+  for (const auto& b : warm.book_states) {
+    const auto it = std::find_if(full.book_states.begin(), full.book_states.end(),
+                                 [&](const engine::BookSummary& x) { return x.symbol == b.symbol; });
+    ASSERT_NE(it, full.book_states.end());
+    EXPECT_TRUE(b.synced) << b.symbol;
+    EXPECT_EQ(b.checksum, it->checksum) << b.symbol;
+  }
+
+  // The command line: a missing journal is a set-up error, unless it is the
+  // run's own --record directory (the first run of a journal).
+  cfg = replay(dir + "/tail");
+  cfg.warm_from = dir + "/nowhere";
+  std::string error;
+  (void)engine::run_pipeline(cfg, error);
+  EXPECT_NE(error.find("--warm-from: no such journal"), std::string::npos) << error;
+  cfg.record_dir = cfg.warm_from;
+  const auto fresh = engine::run_pipeline(cfg, error);
+  EXPECT_TRUE(error.empty()) << error;
+  EXPECT_EQ(fresh.warm_frames, 0U);
+  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -82,8 +82,9 @@ int cmd_run(const std::string& feed, const std::string& symbols, std::uint64_t m
             const std::string& record_dir, const std::string& udp_interface, bool lock_memory, int fifo, double pace,
             const std::string& ui, const std::string& ui_root, const tickpath::engine::NatsOptions& nats,
             const tickpath::engine::ClickHouseOptions& clickhouse, const std::string& shard,
-            const ExportOptions& exp = {}) {
+            const std::string& warm_from, const ExportOptions& exp = {}) {
   tickpath::engine::PipelineConfig cfg;
+  cfg.warm_from = warm_from;
   cfg.ui_listen = ui;
   cfg.ui_root = ui_root;
   cfg.nats = nats;
@@ -480,6 +481,10 @@ int main(int argc, char** argv) {
   std::string record_dir, udp_interface = "127.0.0.1";
   run->add_option("--udp-interface", udp_interface, "udp: local address of the interface to join the group on")->capture_default_str();
   run->add_option("--record", record_dir, "journal every raw frame with its receive time under DIR (S=SYMBOL/date=YYYY-MM-DD/); replay with --feed replay:DIR");
+  std::string warm_from;
+  run->add_option("--warm-from", warm_from, "warm start: play the journal DIR (an earlier run's --record) into the books, bars, "
+                                            "indicators and paper accounts before the first frame, so the run continues that "
+                                            "one (nothing from it is published); DIR may be this run's --record");
   run->add_flag("--event-driven", live.event_driven, "live: sleep in poll(2) when the feed is idle instead of busy-polling");
   run->add_flag("--huge-pages", live.huge_pages, "live: receive buffers on 2 MB pages when the host has them");
   run->add_option("--symbols", symbols, "comma-separated symbols (replay: only these; synthetic: the market)");
@@ -662,7 +667,7 @@ int main(int argc, char** argv) {
   if (*run)
     return cmd_run(feed, symbols, messages, duration, cpus, report, speed, drop, seed, rate, bursty, quiet, run_model,
                    run_backend, policy_on, sig, run_fee, run_short, live, streams, record_dir, udp_interface, !no_mlock,
-                   fifo, pace, ui_listen, ui_root, nats, clickhouse, shard);
+                   fifo, pace, ui_listen, ui_root, nats, clickhouse, shard, warm_from);
   if (*stress) {
     so.tls = !stress_plain;
     so.symbols = split_list(stress_symbols);
@@ -693,7 +698,7 @@ int main(int argc, char** argv) {
   if (*exp)
     return cmd_run("replay:" + exp_journal, "", 0, 0, "", "", 0, false, 42, 200, false, true, exp_model, "auto", exp_policy_on,
                    tickpath::strategy::SignalOptions{}, 10, false, tickpath::engine::LiveOptions{}, "", "", "127.0.0.1", false,
-                   0, 0, "", "", tickpath::engine::NatsOptions{}, tickpath::engine::ClickHouseOptions{}, "", ex);
+                   0, 0, "", "", tickpath::engine::NatsOptions{}, tickpath::engine::ClickHouseOptions{}, "", "", ex);
   if (*tail) {
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);

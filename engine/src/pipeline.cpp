@@ -53,6 +53,7 @@ struct FeedThreadStats {
 struct StrategyThreadStats {
   infra::LatencyHistogram queue, indicators, policy, signal, tick_to_signal, end_to_end;
   SharedCounter processed, signals, signal_drops, warmup_skips;
+  SharedCounter warm_events;  // warm-start events the strategy has taken into its state
 };
 
 // Shifts event times by whole laps of a looped frame set, so bars keep
@@ -218,8 +219,30 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     }
   }
   if (!cfg.symbols.empty()) symbols.freeze();
+  // Warm start: the journal of an earlier run, played into the state before the first frame.
+  feed::FrameSet warm_journal;
+  if (!cfg.warm_from.empty()) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    rep.warm_from = cfg.warm_from;
+    if (!fs::exists(cfg.warm_from, ec)) {
+      // `--record DIR --warm-from DIR` on the first run of a journal: nothing to continue yet.
+      if (cfg.warm_from != cfg.record_dir) return error = "--warm-from: no such journal: " + cfg.warm_from, RunReport{};
+      rep.warnings.push_back("warning: --warm-from " + cfg.warm_from + " does not exist yet: a cold start");
+    } else if (!(fs::is_directory(cfg.warm_from, ec) ? warm_journal.load_dir(cfg.warm_from, error)
+                                                     : warm_journal.load_file(cfg.warm_from, error))) {
+      return error = "--warm-from: " + error, RunReport{};
+    } else if (warm_journal.size() == 0) {
+      rep.warnings.push_back("warning: no frames in " + cfg.warm_from + ": a cold start");
+    }
+  }
   const bool paced = cfg.feed == PipelineConfig::Feed::replay && cfg.replay_speed > 0;
+  // The warm journal first: its symbols are interned in the order the earlier run met them.
+  const Prescan warm_scan = live || udp || warm_journal.size() == 0 ? Prescan{} : prescan(warm_journal, symbols, false);
   Prescan scan = live || udp ? Prescan{} : prescan(frames, symbols, paced);
+  if (scan.depth_symbols.size() < warm_scan.depth_symbols.size()) scan.depth_symbols.resize(warm_scan.depth_symbols.size(), false);
+  for (std::size_t i = 0; i < warm_scan.depth_symbols.size(); ++i)
+    if (warm_scan.depth_symbols[i]) scan.depth_symbols[i] = true;
   const std::int64_t span_ms = scan.span_ms;
   symbols.freeze();  // every symbol is known now; the hot path only looks ids up
   if (symbols.size() > cfg.max_symbols) {
@@ -422,6 +445,30 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     started.fetch_add(1);
     while (started.load() < 2) _mm_pause();
     infra::Event ev;
+    if (warm_journal.size() != 0) {
+      // Warm start: the earlier run's frames through the same handler and
+      // strategy, flagged so the strategy publishes and times nothing; the run
+      // starts once the strategy has taken the last of them.
+      const std::uint64_t w0 = clock.now();
+      std::uint64_t pushed = 0, played = 0;
+      for (const feed::FrameRef& fr : warm_journal.frames()) {
+        if ((played & 1023) == 0 && stop != nullptr && stop->load(std::memory_order_relaxed)) break;
+        ++played;
+        if (handler->on_frame(warm_journal.data() + fr.offset, fr.len, fr.symbol_hint, ev) != feed::RejectReason::none) continue;
+        ev.flags |= infra::event_flag::warm_start;
+        ev.rx_tick = ev.parsed_tick = clock.now();
+        while (!ring->try_push(ev)) _mm_pause();
+        ++pushed;
+      }
+      while (sstats->warm_events.get() < pushed) _mm_pause();
+      const feed::FeedCounters& fc = handler->counters();
+      rep.warm_frames = played;
+      rep.warm_events = pushed;
+      rep.warm_rejects = fc.rejects.load(std::memory_order_relaxed);
+      rep.warm_duplicates = fc.duplicates.load(std::memory_order_relaxed);
+      rep.warm_s = static_cast<double>(clock.delta_ns(w0, clock.now())) * 1e-9;
+      handler->reset_counters();
+    }
     std::uint64_t fed = 0;
     const std::uint64_t t0 = clock.now();
     t_start.store(t0);
@@ -621,18 +668,21 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
       f.published = ++ui_published;
       uipub->publish(id, now, f);
     };
-    auto on_event = [&](const infra::Event& ev) noexcept {
+    // One event: state first, then (Warm: a warm-start event) nothing
+    // published, timed or shown, so the state evolves exactly as it did in the
+    // run that recorded it.
+    auto handle = [&]<bool Warm>(const infra::Event& ev) noexcept {
       // The event's first line comes across from the feed core here; the
       // stamp (lfence; rdtsc) waits for that load, so the hop is the queue's.
       const std::uint64_t parsed = ev.parsed_tick;
       const std::uint64_t dq = clock.now();
-      sstats->queue.record(clock.delta_ns(parsed, dq));
+      if constexpr (!Warm) sstats->queue.record(clock.delta_ns(parsed, dq));
       const strategy::MarketUpdate u = market->on_event(ev);
-      if (uipub && (ev.type == infra::EventType::trade || ev.type == infra::EventType::agg_trade))
+      if (!Warm && uipub && (ev.type == infra::EventType::trade || ev.type == infra::EventType::agg_trade))
         uipub->trade({ev.symbol, static_cast<std::uint8_t>((ev.flags & infra::event_flag::buyer_maker) != 0),
                       static_cast<std::uint8_t>(ev.type == infra::EventType::agg_trade), ev.trade.trade_time_ms,
                       ev.trade.price, ev.trade.qty, ev.trade.id});
-      if (uipub && u.bar_closed && ev.symbol < market->capacity()) {
+      if (!Warm && uipub && u.bar_closed && ev.symbol < market->capacity()) {
         const auto& st = market->symbol(ev.symbol);
         const auto& v = st.indicators.last_closed();
         uipub->bar_closed({ev.symbol, st.last_bar, v.sma_20, v.bb.upper, v.bb.lower});
@@ -647,10 +697,12 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
         if (decide) next = t + cfg.policy_every_ms;
       }
       if (!decide) {
-        const std::uint64_t done = clock.now();
-        sstats->indicators.record(clock.delta_ns(dq, done));
-        sstats->end_to_end.record(clock.delta_ns(ev.rx_tick, done));
-        ui_publish(ev.symbol, done, u.bar_closed);
+        if constexpr (!Warm) {
+          const std::uint64_t done = clock.now();
+          sstats->indicators.record(clock.delta_ns(dq, done));
+          sstats->end_to_end.record(clock.delta_ns(ev.rx_tick, done));
+          ui_publish(ev.symbol, done, u.bar_closed);
+        }
         return;
       }
       strategy::PaperPortfolio& book = books[ev.symbol];
@@ -658,13 +710,15 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
       const double ref_price = on_bar ? st.indicators.last_closed().close : st.last_price;
       market->observe(ev.symbol, on_bar, book.position(), book.unrealised_fraction(ref_price), obs);
       const std::uint64_t features = clock.now();
-      sstats->indicators.record(clock.delta_ns(dq, features));
+      if constexpr (!Warm) sstats->indicators.record(clock.delta_ns(dq, features));
       const bool ok = policy->forward(obs.data(), out);
       const std::uint64_t decided = clock.now();
-      sstats->policy.record(clock.delta_ns(features, decided));
+      if constexpr (!Warm) sstats->policy.record(clock.delta_ns(features, decided));
       if (!ok && market->symbol(ev.symbol).features.bars() < strategy::kObservationWarmupBars) {
-        sstats->warmup_skips.add(1);  // indicators still inside their lookback: no decision yet
-        sstats->end_to_end.record(clock.delta_ns(ev.rx_tick, decided));
+        if constexpr (!Warm) {
+          sstats->warmup_skips.add(1);  // indicators still inside their lookback: no decision yet
+          sstats->end_to_end.record(clock.delta_ns(ev.rx_tick, decided));
+        }
         return;
       }
       strategy::Decision d;
@@ -682,6 +736,7 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
                                                       : strategy::Target::flat,
                        ref_price, half);
       }
+      if constexpr (Warm) return;
       infra::Signal* sig = signals->try_claim();
       if (sig != nullptr) {
         sig->symbol = ev.symbol;
@@ -707,15 +762,27 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
       sstats->end_to_end.record(clock.delta_ns(ev.rx_tick, pushed));
       ui_publish(ev.symbol, pushed, u.bar_closed || d.action != infra::SignalAction::hold);
     };
+    std::uint64_t warm_taken = 0;
+    auto on_event = [&](const infra::Event& ev) noexcept {
+      if ((ev.flags & infra::event_flag::warm_start) != 0) [[unlikely]] {
+        handle.template operator()<true>(ev);
+        sstats->warm_events.add(1);
+        ++warm_taken;
+        return;
+      }
+      handle.template operator()<false>(ev);
+    };
     while (true) {
+      const std::uint64_t warm_before = warm_taken;
       const std::size_t got = ring->pop_batch(64, on_event);
       if (got == 0) {
         if (feed_done.load(std::memory_order_acquire) && ring->front() == nullptr) break;
         _mm_pause();
         continue;
       }
-      processed += got;
-      sstats->processed.add(got);
+      const std::uint64_t taken = got - (warm_taken - warm_before);  // the run's own events
+      processed += taken;
+      sstats->processed.add(taken);
       if (!warmed && processed >= cfg.hooks.warmup_messages) {
         cfg.hooks.after_warmup(HotThread::strategy, cfg.hooks.ctx);
         warmed = true;

@@ -105,6 +105,10 @@ std::string RunReport::to_json() const {
                      "\"batches\":{},\"failures\":{},\"dropped\":{},\"unsent\":{}}},",
                      esc(clickhouse_url), ch_trades, ch_bars, ch_signals, ch_latency, ch_batches, ch_failures, ch_dropped,
                      ch_unsent);
+  if (!warm_from.empty())
+    o += fmt::format("\"warm_start\":{{\"from\":\"{}\",\"frames\":{},\"events\":{},\"rejects\":{},\"duplicates\":{},"
+                     "\"seconds\":{}}},",
+                     esc(warm_from), warm_frames, warm_events, warm_rejects, warm_duplicates, num(warm_s));
   if (journal_replay) o += "\"journal_replay\":true,";
   if (!stopped_by.empty()) o += fmt::format("\"stopped_by\":\"{}\",", stopped_by);
   o += "\"warnings\":[";
@@ -208,6 +212,10 @@ std::string RunReport::to_table() const {
   if (!journal_dir.empty())
     o += fmt::format("  journal {}: {} frames, {:.1f} MB in {} files, {} not journaled (ring full)\n", journal_dir,
                      journal_frames, static_cast<double>(journal_bytes) * 1e-6, journal_files, journal_drops);
+  if (!warm_from.empty())
+    o += fmt::format("  warm start from {}: {} frames played in {:.2f} s before the first frame ({} events into the state, "
+                     "{} refused, {} duplicates; nothing published)\n",
+                     warm_from, warm_frames, warm_s, warm_events, warm_rejects, warm_duplicates);
   if (!stopped_by.empty()) o += fmt::format("  stopped by {}: feed drained, journal closed, report complete\n", stopped_by);
   o += fmt::format("  clock {} ({:.3f} ticks/ns), one stamp costs {:.1f} ns{}\n", clock, tsc_ghz, clock_overhead_ns,
                    clock_note.empty() ? "" : " - " + clock_note);

@@ -211,4 +211,13 @@ RejectReason FeedHandler::on_frame(const char* data, std::size_t len, std::strin
   return RejectReason::none;
 }
 
+void FeedHandler::reset_counters() noexcept {
+  for (auto* c : {&counters_.frames, &counters_.events, &counters_.rejects, &counters_.depth_gaps, &counters_.book_snapshots,
+                  &counters_.book_out_of_sync, &counters_.duplicates, &counters_.diffs_buffered,
+                  &counters_.diff_buffer_overflows})
+    c->store(0, std::memory_order_relaxed);
+  for (auto& c : counters_.reject_by_reason) c.store(0, std::memory_order_relaxed);
+  for (auto& c : counters_.events_by_type) c.store(0, std::memory_order_relaxed);
+}
+
 }  // namespace tickpath::feed

@@ -103,6 +103,12 @@ struct PipelineConfig {
   // (partitioned by symbol and date); "" = no journal.
   std::string record_dir;
   std::string replay_path;
+  // Warm start: before its first frame, the engine plays this journal (a
+  // --record directory, or a recorder file) through the feed handler and the
+  // strategy, so books, bars, indicators, the decider and the paper accounts
+  // continue where the recording run stopped; nothing from it is published,
+  // journaled or timed. "" = a cold start.
+  std::string warm_from;
   std::vector<std::string> symbols;   // replay: empty = every symbol in the file; synthetic: the market
   std::uint64_t messages = 0;          // stop after this many frames (0: synthetic 1M, replay one pass)
   double duration_s = 0;               // or after this long (0: no limit)
@@ -246,6 +252,12 @@ struct RunReport {
   // journal (--record)
   std::string journal_dir, journal_error;
   std::uint64_t journal_frames = 0, journal_drops = 0, journal_bytes = 0, journal_files = 0;
+  // warm start (--warm-from): frames played before the run, the events they
+  // became (state only), the frames refused or dropped as duplicates, and how
+  // long it took before the first frame of the run
+  std::string warm_from;
+  std::uint64_t warm_frames = 0, warm_events = 0, warm_rejects = 0, warm_duplicates = 0;
+  double warm_s = 0;
   std::string stopped_by;  // "SIGINT" / "SIGTERM" when a signal ended the run (set by the command line)
   bool journal_replay = false;  // the feed was a journal directory (de-duplication and held diffs on, as live)
   std::uint64_t udp_datagrams = 0, udp_truncated = 0;  // udp feed

@@ -90,6 +90,9 @@ class FeedHandler {
   }
 
   [[nodiscard]] const FeedCounters& counters() const noexcept { return counters_; }
+  // Zeroes every counter (feed thread; after a warm start, so the run's
+  // counters describe its own feed). State is kept.
+  void reset_counters() noexcept;
   [[nodiscard]] const Message& last_message() const noexcept { return msg_; }
 
  private:

@@ -43,6 +43,9 @@ inline constexpr std::uint8_t best_match = 1U << 1;    // "M"
 inline constexpr std::uint8_t kline_closed = 1U << 2;  // "x"
 inline constexpr std::uint8_t seq_gap = 1U << 3;       // depth: U != previous u + 1 on this symbol
 inline constexpr std::uint8_t book_synced = 1U << 4;   // depth: the local book is in sync after this event
+// Set by the feed thread on events of a warm start (--warm-from): the
+// strategy thread evolves its state with them but publishes and times nothing.
+inline constexpr std::uint8_t warm_start = 1U << 5;
 }  // namespace event_flag
 
 // Each payload starts with what the strategy thread reads, so that for

@@ -210,8 +210,11 @@ TEST(ClickHouse_Outage, AServerKilledMidRunAndStartedAgainLosesNothing) {
   engine::RunReport rep;
   std::string error;
   std::atomic<bool> finished{false};
+  auto cfg = paced_run(1'000'000, ch.url());  // 10 s
+  // A small memory bound, so the outage's rows (~2.5 MB/s) also wait on disk.
+  cfg.clickhouse.max_buffer_bytes = 1U << 20;
   std::thread run([&] {
-    rep = engine::run_pipeline(paced_run(1'000'000, ch.url()), error);  // 10 s
+    rep = engine::run_pipeline(cfg, error);
     finished = true;
   });
   // Once rows are arriving, the server dies and comes back a second later.
@@ -234,6 +237,9 @@ TEST(ClickHouse_Outage, AServerKilledMidRunAndStartedAgainLosesNothing) {
   EXPECT_TRUE(mid_run) << "the run ended before the server was killed";
   if (mid_run) {
     EXPECT_GE(rep.ch_failures, 1U);  // the attempts during the outage, retried
+    EXPECT_GT(rep.ch_spilled, 0U);   // past the memory bound, on disk
+    EXPECT_EQ(rep.ch_dropped, 0U);
+    EXPECT_EQ(rep.ch_unsent, 0U);
     std::uint64_t final_rows = 0;
     for (const auto& [sym, n] : ch.counts("bars_1m")) final_rows += n;
     EXPECT_GT(final_rows, at_restart);  // rows kept through the outage arrived after it

@@ -9,8 +9,11 @@
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <cstring>
+#include <array>
 #include <deque>
+#include <filesystem>
 
+#include "spill_file.hpp"
 #include "tickpath/feed/transport.hpp"
 
 namespace tickpath::engine {
@@ -89,6 +92,10 @@ struct ClickHouseSink::Impl {
   Clock::time_point opened[kTables];
   std::deque<Batch> queue;  // closed batches, oldest first (DDL first of all)
   std::size_t queued_bytes = 0;
+  // Batches past `max_buffer_bytes` in memory wait here ([table][rows][RowBinary]),
+  // and come back to the queue as it drains.
+  SpillFile spill;
+  std::uint64_t spill_rows = 0;
   // The request in flight (queue.front()), if any.
   std::unique_ptr<beast::tcp_stream> stream;
   http::request<http::string_body> req;
@@ -101,17 +108,37 @@ struct ClickHouseSink::Impl {
 
   void close_batch(Table t) {
     if (open_rows[t] == 0) return;
-    queue.push_back({t, std::move(open[t]), open_rows[t]});
-    queued_bytes += queue.back().body.size();
+    const std::uint64_t rows = open_rows[t];
+    std::string body = std::move(open[t]);
     open[t].clear();
     open_rows[t] = 0;
-    // Bounded: past the limit the oldest row batch goes (never a pending DDL).
-    while (queued_bytes > opt.max_buffer_bytes && queue.size() > 1) {
-      const std::size_t victim = busy ? 1 : 0;
-      if (victim >= queue.size() || queue[victim].table == kTables) break;
-      c.dropped += queue[victim].rows;
-      queued_bytes -= queue[victim].body.size();
-      queue.erase(queue.begin() + static_cast<std::ptrdiff_t>(victim));
+    // Bounded in memory: past the limit (or behind batches already waiting
+    // on disk) the batch waits in the spill file; only a disk that refuses
+    // it loses it (counted).
+    if (spill.pending() != 0 || (queued_bytes + body.size() > opt.max_buffer_bytes && !queue.empty())) {
+      const auto table = static_cast<char>(t);
+      if (spill.put({std::string_view(&table, 1), std::string_view(reinterpret_cast<const char*>(&rows), sizeof rows), body})) {
+        c.spilled += rows;
+        spill_rows += rows;
+      } else {
+        c.dropped += rows;
+        if (last_error.empty()) last_error = "cannot write the spill file " + spill.path();
+      }
+      return;
+    }
+    queued_bytes += body.size();
+    queue.push_back({t, std::move(body), rows});
+  }
+  // Batches back from disk while the queue has room.
+  void unspill() {
+    std::array<std::string_view, SpillFile::kMaxFields> f;
+    while (spill.pending() != 0 && queued_bytes < opt.max_buffer_bytes / 2 && spill.front(f)) {
+      std::uint64_t rows = 0;
+      std::memcpy(&rows, f[1].data(), sizeof rows);
+      queue.push_back({static_cast<Table>(f[0][0]), std::string(f[2]), rows});
+      queued_bytes += f[2].size();
+      spill_rows -= rows;
+      spill.pop();
     }
   }
   std::string& row(Table t) {
@@ -203,6 +230,8 @@ bool ClickHouseSink::start(const ClickHouseOptions& o, std::vector<std::string> 
   if (ec || found.empty()) return error = fmt::format("--clickhouse {}: cannot resolve {}: {}", o.url, u.host, ec.message()), false;
   m.endpoint = *found.begin();
   m.host_header = fmt::format("{}:{}", u.host, u.port);
+  if (!m.spill.open(o.spill_dir.empty() ? std::filesystem::temp_directory_path().string() : o.spill_dir, "clickhouse-spill", error))
+    return false;
   if (o.database != "default") m.queue.push_back({kTables, "CREATE DATABASE IF NOT EXISTS " + o.database, 0});
   for (std::size_t t = 0; t < kTables; ++t) m.queue.push_back({kTables, ddl(o.database, static_cast<Table>(t)), 0});
   for (const auto& b : m.queue) m.queued_bytes += b.body.size();
@@ -268,6 +297,7 @@ void ClickHouseSink::poll() {
   const auto now = Clock::now();
   for (std::size_t t = 0; t < kTables; ++t)
     if (m.open_rows[t] != 0 && now - m.opened[t] >= std::chrono::milliseconds(m.opt.batch_ms)) m.close_batch(static_cast<Table>(t));
+  m.unspill();
   m.send_front();
   m.ioc.poll();
   m.ioc.restart();
@@ -277,7 +307,8 @@ void ClickHouseSink::finish(int timeout_ms) {
   Impl& m = *impl_;
   for (std::size_t t = 0; t < kTables; ++t) m.close_batch(static_cast<Table>(t));
   const auto until = Clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (!m.queue.empty() && Clock::now() < until) {
+  while ((!m.queue.empty() || m.spill.pending() != 0) && Clock::now() < until) {
+    m.unspill();
     m.send_front();
     m.ioc.run_for(std::chrono::milliseconds(20));
     m.ioc.restart();
@@ -289,6 +320,7 @@ ClickHouseCounters ClickHouseSink::counters() const {
   c.last_error = impl_->last_error;
   for (const auto& b : impl_->queue) c.pending += b.rows;
   for (const auto n : impl_->open_rows) c.pending += n;
+  c.pending += impl_->spill_rows;
   return c;
 }
 

@@ -15,9 +15,10 @@
 // retry after a timeout that in fact succeeded) collapses to one copy on
 // merge: count with FINAL or GROUP BY the key. One request is in flight at
 // a time; a failure keeps the batch and retries it after 0.5 s, so an
-// outage delays rows but loses none until `max_buffer_bytes` is reached,
-// where the oldest batch is dropped and counted. Never blocks: the socket
-// work is asynchronous and poll() only runs what is ready.
+// outage delays rows but loses none: past `max_buffer_bytes` in memory the
+// batches wait in a spill file on disk and come back as the queue drains.
+// Never blocks: the socket work is asynchronous and poll() only runs what is
+// ready.
 #pragma once
 
 #include <cstdint>
@@ -35,6 +36,7 @@ namespace tickpath::engine {
 struct ClickHouseCounters {
   std::uint64_t trades = 0, bars = 0, signals = 0, latency = 0;  // rows the server accepted
   std::uint64_t batches = 0, failures = 0, dropped = 0, pending = 0;
+  std::uint64_t spilled = 0;  // rows that waited on disk (the memory bound reached)
   std::string last_error;
 };
 

@@ -508,6 +508,21 @@ int main(int argc, char** argv) {
                                       "(subjects PREFIX.KIND.SYMBOL, JSON; from the io thread, never blocking)");
   run->add_option("--nats-prefix", nats.prefix, "subject prefix")->capture_default_str();
   run->add_flag("--nats-trades", nats.trades, "publish every trade too (PREFIX.trade.SYMBOL)");
+  run->add_flag("--nats-binary", nats.binary, "fixed little-endian records instead of JSON (README: NATS binary records; stats stay JSON)");
+  run->add_option("--nats-stream", nats.stream, "also store every message in this JetStream stream (subjects PREFIX.>, created or "
+                                                "updated at start; acknowledged, de-duplicated by message id) for consumers "
+                                                "that replay");
+  double stream_age_h = nats.stream_max_age_s / 3600;
+  run->add_option("--nats-stream-max-bytes", nats.stream_max_bytes, "the stream's size limit (oldest discarded past it)")
+      ->capture_default_str();
+  run->add_option("--nats-stream-max-age", stream_age_h, "the stream keeps messages this many hours")->capture_default_str();
+  run->add_option("--nats-stream-replicas", nats.stream_replicas, "copies of the stream (3 on a cluster)")->capture_default_str()
+      ->check(CLI::Range(1, 5));
+  run->add_option("--nats-max-in-flight", nats.max_in_flight, "JetStream publishes awaiting their acknowledgement; past it "
+                                                              "messages wait in the spill file")
+      ->capture_default_str();
+  run->add_option("--nats-spill-dir", nats.spill_dir, "where messages wait while NATS cannot take them (default: the "
+                                                      "--record directory, else the temporary directory)");
   tickpath::engine::ClickHouseOptions clickhouse;
   run->add_option("--clickhouse", clickhouse.url, "store trades, bars, signals and per-second stage latency in ClickHouse at "
                                                   "http://HOST:PORT (tables created if missing; batched RowBinary inserts "
@@ -609,6 +624,8 @@ int main(int argc, char** argv) {
   tail->add_option("SUBJECT", tail_subject, "subject, wildcards allowed (* one token, > the rest)")->required();
   tail->add_option("--count", tail_count, "stop after this many messages (0: never)")->capture_default_str();
   tail->add_option("--idle", tail_idle, "stop after this many seconds without a message (0: never)")->capture_default_str();
+  bool tail_replay = false;
+  tail->add_flag("--replay", tail_replay, "from the first message the JetStream stream holding SUBJECT kept (--nats-stream), then live");
 
   auto* doctor = app.add_subcommand("doctor", "check this host's hot cores for latency work and print each fix; exits 1 when they are not fit");
   std::string doctor_cpus, doctor_root = "/";
@@ -664,6 +681,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  nats.stream_max_age_s = stream_age_h * 3600;
   if (*run)
     return cmd_run(feed, symbols, messages, duration, cpus, report, speed, drop, seed, rate, bursty, quiet, run_model,
                    run_backend, policy_on, sig, run_fee, run_short, live, streams, record_dir, udp_interface, !no_mlock,
@@ -702,7 +720,7 @@ int main(int argc, char** argv) {
   if (*tail) {
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
-    return tickpath::engine::nats_tail(tail_url, tail_subject, tail_count, tail_idle, g_stop);
+    return tickpath::engine::nats_tail(tail_url, tail_subject, tail_count, tail_idle, tail_replay, g_stop);
   }
   if (*doctor) {
     tickpath::engine::DoctorOptions d;

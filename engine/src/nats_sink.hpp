@@ -8,11 +8,19 @@
 //   trade      {"symbol","t","id","p","q","m","shard"}      (only with --nats-trades)
 //   stats      the /api/stats object with "shard", every second
 //
+// or, with `binary`, the fixed little-endian records of nats_binary.hpp
+// (stats stay JSON).
+//
 // Publishing never blocks: the client library buffers writes and flushes
 // them from its own thread; while the server is away it keeps up to
-// `reconnect_buffer` bytes and sends them on reconnect, and a publish past
-// that is refused and counted (`failed`). A server that is down at start
-// is retried in the background; the run goes on.
+// `reconnect_buffer` bytes and sends them on reconnect. A message the
+// library refuses (that buffer full), one past the JetStream in-flight
+// bound, and one the stream did not acknowledge waits in a spill file and
+// is sent, in order, once the server takes it again. With a JetStream
+// stream every message carries a Nats-Msg-Id derived from what it
+// describes (symbol, kind, event time or id), so a retried one is stored
+// once. A server that is down at start is retried in the background; the
+// run goes on.
 #pragma once
 
 #include <atomic>
@@ -29,7 +37,11 @@
 namespace tickpath::engine {
 
 struct NatsCounters {
+  // published: messages handed to the client library (each once, however
+  // often it was retried); failed: hand-overs the library refused (each
+  // then spilled); unsent: messages not delivered when the sink stopped
   std::uint64_t published = 0, failed = 0, bytes = 0, disconnects = 0, reconnects = 0;
+  std::uint64_t acked = 0, duplicates = 0, ack_errors = 0, spilled = 0, unsent = 0;
   bool connected = false;
 };
 
@@ -42,27 +54,39 @@ class NatsSink {
 
   // Set-up: a malformed URL or prefix is an error; an unreachable server is
   // not (connected later, counted).
+  // With a JetStream stream the server must have JetStream when it is
+  // reachable at start (the stream is created or updated then).
   bool start(const NatsOptions& o, std::vector<std::string> symbol_names, std::string shard, std::string& error);
 
   void on_signal(const infra::Signal& s);  // and a portfolio message when its position differs from the last
   void on_bar(const UiBar& b);
   void on_trade(const UiTrade& t);
   void on_stats(std::string stats_json);
-  // Waits up to `timeout_ms` for everything buffered to reach the server.
+  // io thread, every few ms: failed JetStream publishes into the spill, the
+  // spill back to the server while it takes them, the stream created once
+  // the server is there.
+  void poll();
+  // Waits up to `timeout_ms` for everything buffered, in flight or spilled
+  // to reach the server (JetStream: to be acknowledged).
   void flush(int timeout_ms);
   [[nodiscard]] NatsCounters counters() const;
+  // The last stream or spill problem, "" when none.
+  [[nodiscard]] std::string warning() const;
 
  private:
-  void publish(std::string_view kind, std::string_view symbol, const std::string& payload);
+  void publish(std::string_view kind, std::string_view symbol, std::string_view payload, std::string_view id);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 
 // `tickpath tail`: prints "SUBJECT PAYLOAD" for each message on `subject`
-// (wildcards allowed) until `count` messages (0: no limit), `seconds`
-// without a message (0: no limit) or `stop`. Returns the process exit code;
-// a server that cannot be reached is one line on stderr and 1.
-int nats_tail(const std::string& url, const std::string& subject, std::uint64_t count, double seconds,
+// (wildcards allowed; binary records decoded to JSON) until `count`
+// messages (0: no limit), `seconds` without a message (0: no limit) or
+// `stop`. With `replay`, from the first message the JetStream stream that
+// holds the subject has kept (an ordered consumer), then live. Returns the
+// process exit code; a server that cannot be reached is one line on stderr
+// and 1.
+int nats_tail(const std::string& url, const std::string& subject, std::uint64_t count, double seconds, bool replay,
               const std::atomic<bool>& stop);
 
 // The symbol's shard among `count`: FNV-1a (64-bit) of its upper-case name,

@@ -365,12 +365,17 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
   for (std::size_t i = 0; i < symbols.size(); ++i) symbol_names.emplace_back(symbols.name(static_cast<infra::SymbolId>(i)));
   if (!cfg.nats.url.empty()) {
     nats = std::make_unique<NatsSink>();
-    if (!nats->start(cfg.nats, symbol_names, cfg.shard, error)) return {};
+    NatsOptions no = cfg.nats;
+    if (no.spill_dir.empty()) no.spill_dir = cfg.record_dir;
+    if (!nats->start(no, symbol_names, cfg.shard, error)) return {};
     rep.nats_url = cfg.nats.url;
+    rep.nats_stream = cfg.nats.stream;
   }
   if (!cfg.clickhouse.url.empty()) {
     clickhouse = std::make_unique<ClickHouseSink>();
-    if (!clickhouse->start(cfg.clickhouse, symbol_names, cfg.shard, error)) return {};
+    ClickHouseOptions co = cfg.clickhouse;
+    if (co.spill_dir.empty()) co.spill_dir = cfg.record_dir;
+    if (!clickhouse->start(co, symbol_names, cfg.shard, error)) return {};
     rep.clickhouse_url = cfg.clickhouse.url;
   }
   if (!cfg.export_dir.empty()) {
@@ -865,6 +870,7 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
         next_stats += std::chrono::seconds(1);
       }
       if (clickhouse) clickhouse->poll();
+      if (nats) nats->poll();
       if (ui) {
         if (const auto t = std::chrono::steady_clock::now(); t >= next_broadcast) {
           ui->broadcast();
@@ -909,19 +915,29 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
   }
   drain_published();
   if (nats) {
-    // The last figures, then up to 2 s for what is buffered to reach the server.
+    // The last figures, then up to 5 s for what is buffered, in flight or
+    // spilled to reach the server.
     nats->on_stats(stats_json(stats_view));
-    nats->flush(2000);
+    nats->flush(5000);
     const NatsCounters c = nats->counters();
     rep.nats_published = c.published;
     rep.nats_failed = c.failed;
     rep.nats_bytes = c.bytes;
     rep.nats_disconnects = c.disconnects;
     rep.nats_reconnects = c.reconnects;
+    rep.nats_acked = c.acked;
+    rep.nats_duplicates = c.duplicates;
+    rep.nats_ack_errors = c.ack_errors;
+    rep.nats_spilled = c.spilled;
+    rep.nats_unsent = c.unsent;
     if (!c.connected) rep.warnings.push_back("warning: NATS " + cfg.nats.url + " is not connected at the end of the run: what was buffered for it is lost");
-    if (c.failed != 0)
-      rep.warnings.push_back(fmt::format("warning: {} NATS messages refused: the server was away longer than the {} MiB reconnect buffer holds",
-                                         c.failed, cfg.nats.reconnect_buffer >> 20));
+    if (c.spilled != 0)
+      rep.warnings.push_back(fmt::format("warning: {} NATS messages waited on disk ({} hand-overs refused, {} publishes not "
+                                         "acknowledged); {} still undelivered at the end",
+                                         c.spilled, c.failed, c.ack_errors, c.unsent));
+    else if (c.unsent != 0)
+      rep.warnings.push_back(fmt::format("warning: {} NATS messages undelivered at the end", c.unsent));
+    if (const std::string w = nats->warning(); !w.empty()) rep.warnings.push_back("warning: " + w);
   }
   if (csv) {
     std::string why;
@@ -946,11 +962,15 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     rep.ch_failures = c.failures;
     rep.ch_dropped = c.dropped;
     rep.ch_unsent = c.pending;
+    rep.ch_spilled = c.spilled;
+    if (c.spilled != 0)
+      rep.warnings.push_back(fmt::format("warning: ClickHouse {}: {} rows waited on disk (more than {} MiB in memory while the "
+                                         "server was away or slow)", cfg.clickhouse.url, c.spilled,
+                                         cfg.clickhouse.max_buffer_bytes >> 20));
     if (c.pending != 0 || c.dropped != 0)
-      rep.warnings.push_back(fmt::format("warning: ClickHouse {}: {} rows not stored ({} dropped at the {} MiB buffer, {} unsent at "
-                                         "the end){}", cfg.clickhouse.url, c.pending + c.dropped, c.dropped,
-                                         cfg.clickhouse.max_buffer_bytes >> 20, c.pending,
-                                         c.last_error.empty() ? "" : "; last error: " + c.last_error));
+      rep.warnings.push_back(fmt::format("warning: ClickHouse {}: {} rows not stored ({} lost: the spill file refused them, {} "
+                                         "unsent at the end){}", cfg.clickhouse.url, c.pending + c.dropped, c.dropped,
+                                         c.pending, c.last_error.empty() ? "" : "; last error: " + c.last_error));
   }
   if (ui) {
     // The last bars and signals go out to the stream's clients (bounded: 100 ms).

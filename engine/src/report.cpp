@@ -95,16 +95,18 @@ std::string RunReport::to_json() const {
                      ui_tape_drops);
   if (!nats_url.empty())
     o += fmt::format("\"nats\":{{\"url\":\"{}\",\"published\":{},\"failed\":{},\"bytes\":{},\"disconnects\":{},"
-                     "\"reconnects\":{}}},",
-                     esc(nats_url), nats_published, nats_failed, nats_bytes, nats_disconnects, nats_reconnects);
+                     "\"reconnects\":{},\"stream\":\"{}\",\"acked\":{},\"duplicates\":{},\"ack_errors\":{},"
+                     "\"spilled\":{},\"unsent\":{}}},",
+                     esc(nats_url), nats_published, nats_failed, nats_bytes, nats_disconnects, nats_reconnects,
+                     esc(nats_stream), nats_acked, nats_duplicates, nats_ack_errors, nats_spilled, nats_unsent);
   if (!export_dir.empty())
     o += fmt::format("\"export\":{{\"dir\":\"{}\",\"trades\":{},\"bars\":{},\"signals\":{},\"outside_range\":{}}},",
                      esc(export_dir), export_trades, export_bars, export_signals, export_outside);
   if (!clickhouse_url.empty())
     o += fmt::format("\"clickhouse\":{{\"url\":\"{}\",\"rows\":{{\"trades\":{},\"bars_1m\":{},\"signals\":{},\"latency\":{}}},"
-                     "\"batches\":{},\"failures\":{},\"dropped\":{},\"unsent\":{}}},",
-                     esc(clickhouse_url), ch_trades, ch_bars, ch_signals, ch_latency, ch_batches, ch_failures, ch_dropped,
-                     ch_unsent);
+                     "\"batches\":{},\"failures\":{},\"spilled\":{},\"dropped\":{},\"unsent\":{}}},",
+                     esc(clickhouse_url), ch_trades, ch_bars, ch_signals, ch_latency, ch_batches, ch_failures, ch_spilled,
+                     ch_dropped, ch_unsent);
   if (!warm_from.empty())
     o += fmt::format("\"warm_start\":{{\"from\":\"{}\",\"frames\":{},\"events\":{},\"rejects\":{},\"duplicates\":{},"
                      "\"seconds\":{}}},",
@@ -197,18 +199,22 @@ std::string RunReport::to_table() const {
                      ui_address, ui_requests, ui_connections, ui_ws_clients, ui_ws_messages, ui_ws_coalesced, ui_bar_drops,
                      ui_tape_drops);
   if (!nats_url.empty())
-    o += fmt::format("  nats {}: {} messages published ({:.1f} MB), {} refused (reconnect buffer full), {} disconnects, "
-                     "{} reconnects\n",
-                     nats_url, nats_published, static_cast<double>(nats_bytes) / 1e6, nats_failed, nats_disconnects,
-                     nats_reconnects);
+    o += fmt::format("  nats {}: {} messages published ({:.1f} MB), {} hand-overs refused, {} waited on disk, {} "
+                     "undelivered; {} disconnects, {} reconnects{}\n",
+                     nats_url, nats_published, static_cast<double>(nats_bytes) / 1e6, nats_failed, nats_spilled, nats_unsent,
+                     nats_disconnects, nats_reconnects,
+                     nats_stream.empty() ? std::string()
+                                         : fmt::format("; stream {}: {} acknowledged ({} already stored), {} not "
+                                                       "acknowledged (sent again)",
+                                                       nats_stream, nats_acked, nats_duplicates, nats_ack_errors));
   if (!export_dir.empty())
     o += fmt::format("  export {}: {} trades, {} bars, {} signals written as CSV ({} rows outside the time range)\n",
                      export_dir, export_trades, export_bars, export_signals, export_outside);
   if (!clickhouse_url.empty())
     o += fmt::format("  clickhouse {}: rows stored: {} trades, {} bars, {} signals, {} latency; {} batches, {} failed "
-                     "attempts (retried), {} rows dropped (buffer full), {} unsent at the end\n",
-                     clickhouse_url, ch_trades, ch_bars, ch_signals, ch_latency, ch_batches, ch_failures, ch_dropped,
-                     ch_unsent);
+                     "attempts (retried), {} rows waited on disk, {} rows lost, {} unsent at the end\n",
+                     clickhouse_url, ch_trades, ch_bars, ch_signals, ch_latency, ch_batches, ch_failures, ch_spilled,
+                     ch_dropped, ch_unsent);
   if (!journal_dir.empty())
     o += fmt::format("  journal {}: {} frames, {:.1f} MB in {} files, {} not journaled (ring full)\n", journal_dir,
                      journal_frames, static_cast<double>(journal_bytes) * 1e-6, journal_files, journal_drops);

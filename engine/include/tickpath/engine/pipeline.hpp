@@ -82,7 +82,21 @@ struct NatsOptions {
   std::string url;  // nats://HOST:PORT[,nats://...]; empty: off
   std::string prefix = "tickpath";
   bool trades = false;  // also every trade (the tape)
+  bool binary = false;  // fixed little-endian records instead of JSON (stats stay JSON)
   int reconnect_buffer = 8 << 20;  // bytes kept while the server is away
+  // JetStream: every message also stored in this stream (subjects PREFIX.>),
+  // published with a Nats-Msg-Id so a retried message is stored once, and
+  // acknowledged; "" = core NATS only (at most once).
+  std::string stream;
+  std::int64_t stream_max_bytes = std::int64_t{1} << 30;  // oldest messages discarded past it
+  double stream_max_age_s = 7 * 86400.0;
+  int stream_replicas = 1;  // 3 on a cluster
+  std::size_t max_in_flight = 65'536;  // JetStream publishes awaiting their ack; past it, messages wait on disk
+  // Messages that cannot go now (in-flight bound, a full reconnect buffer,
+  // a publish the server did not acknowledge) wait in a file here, in order,
+  // and are sent on recovery. "" = the run's --record directory, else the
+  // temporary directory.
+  std::string spill_dir;
 };
 
 // Results stored in ClickHouse over HTTP from the io thread (engine/src/clickhouse_sink.hpp).
@@ -91,7 +105,8 @@ struct ClickHouseOptions {
   std::string database = "default";
   std::size_t batch_rows = 20'000;  // a table's batch is sent at this many rows ...
   int batch_ms = 1'000;             // ... or when its oldest row is this old
-  std::size_t max_buffer_bytes = 64U << 20;  // batches kept while the server is away; past it the oldest is dropped, counted
+  std::size_t max_buffer_bytes = 64U << 20;  // batches kept in memory while the server is away; past it they wait on disk
+  std::string spill_dir;  // "" = the run's --record directory, else the temporary directory
 };
 
 struct PipelineConfig {
@@ -237,14 +252,21 @@ struct RunReport {
   // buffer full), payload bytes, connection losses and recoveries
   std::string nats_url;
   std::uint64_t nats_published = 0, nats_failed = 0, nats_bytes = 0, nats_disconnects = 0, nats_reconnects = 0;
+  // JetStream (--nats-stream): publishes acknowledged by the stream, of them
+  // those it had already stored (a retry, de-duplicated by id), not
+  // acknowledged (retried); messages that waited on disk, and the messages
+  // still undelivered at the end
+  std::string nats_stream;
+  std::uint64_t nats_acked = 0, nats_duplicates = 0, nats_ack_errors = 0, nats_spilled = 0, nats_unsent = 0;
   // ClickHouse: rows inserted per table (trades, bars_1m, signals, latency),
-  // batches sent, failed attempts (retried), rows dropped (buffer full), rows
-  // still unsent at the end
+  // batches sent, failed attempts (retried), rows that waited on disk (the
+  // memory bound reached), rows lost (the disk refused them), rows still
+  // unsent at the end
   std::string export_dir;  // CSV rows written, and rows outside the time range
   std::uint64_t export_trades = 0, export_bars = 0, export_signals = 0, export_outside = 0;
   std::string clickhouse_url;
   std::uint64_t ch_trades = 0, ch_bars = 0, ch_signals = 0, ch_latency = 0, ch_batches = 0, ch_failures = 0,
-                ch_dropped = 0, ch_unsent = 0;
+                ch_dropped = 0, ch_unsent = 0, ch_spilled = 0;
   std::uint64_t duplicates = 0, sq_missing = 0, snapshot_fetches = 0, snapshot_failures = 0, snapshots_applied = 0;
   std::uint64_t pings = 0, pongs = 0;
   double outage_s = 0;

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <iterator>
 #include <mutex>
 #include <thread>
 
@@ -42,7 +43,7 @@ struct NatsSink::Impl {
   natsConnection* conn = nullptr;
   jsCtx* js = nullptr;
   bool stream_ready = false;
-  std::string subject, id, payload;
+  std::string subject, id, payload, spilled_subject, spilled_id;
   std::uint64_t published = 0, failed = 0, bytes = 0, js_sent = 0, spilled = 0, unsent = 0, stats_seq = 0;
   std::int64_t run_ns = 0;
   std::atomic<std::uint64_t> disconnects{0}, reconnects{0};
@@ -123,16 +124,14 @@ struct NatsSink::Impl {
   }
 
   // One hand-over to the library; false when it refused.
-  bool send(std::string_view subj, std::string_view msg_id, std::string_view data) {
-    std::string subj_z(subj);
+  bool send(const std::string& subj, const std::string& msg_id, std::string_view data) {
     if (js == nullptr)
-      return natsConnection_Publish(conn, subj_z.c_str(), data.data(), static_cast<int>(data.size())) == NATS_OK;
-    std::string id_z(msg_id);
+      return natsConnection_Publish(conn, subj.c_str(), data.data(), static_cast<int>(data.size())) == NATS_OK;
     jsPubOptions po;
     jsPubOptions_Init(&po);
-    po.MsgId = id_z.c_str();
+    po.MsgId = msg_id.c_str();
     po.MaxWait = 5000;  // no answer in 5 s: the publish comes back as an error and is sent again
-    if (js_PublishAsync(js, subj_z.c_str(), data.data(), static_cast<int>(data.size()), &po) != NATS_OK) return false;
+    if (js_PublishAsync(js, subj.c_str(), data.data(), static_cast<int>(data.size()), &po) != NATS_OK) return false;
     ++js_sent;
     return true;
   }
@@ -184,7 +183,9 @@ struct NatsSink::Impl {
     std::array<std::string_view, SpillFile::kMaxFields> f;  // subject, id, payload, handed over before
     for (int i = 0; i < 4096 && room() && spill.front(f); ++i) {
       const std::string_view data = f[2];
-      if (!send(f[0], f[1], data)) {
+      spilled_subject.assign(f[0]);
+      spilled_id.assign(f[1]);
+      if (!send(spilled_subject, spilled_id, data)) {
         ++failed;
         retry_after = std::chrono::steady_clock::now() + std::chrono::milliseconds(250);
         return;
@@ -297,7 +298,8 @@ void NatsSink::on_signal(const infra::Signal& sg) {
   std::uint32_t& n = m.signal_n[sg.symbol];
   n = m.signal_t[sg.symbol] == sg.event_time_ms ? n + 1 : 0;
   m.signal_t[sg.symbol] = sg.event_time_ms;
-  const std::string key = fmt::format("{}.{}.{}", name, sg.event_time_ms, n);
+  const bool keyed = m.js != nullptr;  // ids only where a stream de-duplicates by them
+  const std::string key = keyed ? fmt::format("{}.{}.{}", name, sg.event_time_ms, n) : std::string();
   if (m.opt.binary) {
     natsbin::Writer(m.payload, natsbin::Kind::signal, m.shard_index, m.shard_count, static_cast<std::uint8_t>(sg.action),
                     static_cast<std::uint8_t>(sg.reason))
@@ -308,11 +310,12 @@ void NatsSink::on_signal(const infra::Signal& sg) {
         .put(32, sg.equity)
         .put(40, sg.position);
   } else {
-    m.payload = fmt::format(R"({{"symbol":"{}","t":{},"action":"{}","reason":"{}","confidence":{},"value":{},"price":{},"shard":"{}"}})",
-                            name, sg.event_time_ms, infra::to_string(sg.action), infra::to_string(sg.reason),
-                            num(sg.confidence), num(sg.value), num(sg.price), m.shard);
+    m.payload.clear();
+    fmt::format_to(std::back_inserter(m.payload), R"({{"symbol":"{}","t":{},"action":"{}","reason":"{}","confidence":{},"value":{},"price":{},"shard":"{}"}})",
+                   name, sg.event_time_ms, infra::to_string(sg.action), infra::to_string(sg.reason),
+                   num(sg.confidence), num(sg.value), num(sg.price), m.shard);
   }
-  publish("signal", name, m.payload, "s." + key);
+  publish("signal", name, m.payload, keyed ? "s." + key : std::string());
   if (static_cast<double>(sg.position) == m.position[sg.symbol]) return;
   m.position[sg.symbol] = sg.position;
   if (m.opt.binary) {
@@ -321,10 +324,11 @@ void NatsSink::on_signal(const infra::Signal& sg) {
         .put(16, sg.equity)
         .put(24, sg.price);
   } else {
-    m.payload = fmt::format(R"({{"symbol":"{}","t":{},"position":{},"equity":{},"price":{},"shard":"{}"}})", name,
-                            sg.event_time_ms, static_cast<int>(sg.position), num(sg.equity), num(sg.price), m.shard);
+    m.payload.clear();
+    fmt::format_to(std::back_inserter(m.payload), R"({{"symbol":"{}","t":{},"position":{},"equity":{},"price":{},"shard":"{}"}})", name,
+                   sg.event_time_ms, static_cast<int>(sg.position), num(sg.equity), num(sg.price), m.shard);
   }
-  publish("portfolio", name, m.payload, "p." + key);
+  publish("portfolio", name, m.payload, keyed ? "p." + key : std::string());
 }
 
 void NatsSink::on_bar(const UiBar& b) {
@@ -343,12 +347,13 @@ void NatsSink::on_bar(const UiBar& b) {
         .put(64, b.bb_upper)
         .put(72, b.bb_lower);
   } else {
-    m.payload = fmt::format(
+    m.payload.clear();
+    fmt::format_to(std::back_inserter(m.payload),
         R"({{"symbol":"{}","t":{},"o":{},"h":{},"l":{},"c":{},"v":{},"sma20":{},"bb_upper":{},"bb_lower":{},"shard":"{}"}})",
         name, b.bar.open_time_ms, num(b.bar.open), num(b.bar.high), num(b.bar.low), num(b.bar.close), num(b.bar.volume),
         num(b.sma_20), num(b.bb_upper), num(b.bb_lower), m.shard);
   }
-  publish("bar", name, m.payload, fmt::format("b.{}.{}", name, b.bar.open_time_ms));
+  publish("bar", name, m.payload, m.js != nullptr ? fmt::format("b.{}.{}", name, b.bar.open_time_ms) : std::string());
 }
 
 void NatsSink::on_trade(const UiTrade& t) {
@@ -362,10 +367,12 @@ void NatsSink::on_trade(const UiTrade& t) {
         .put(24, t.price)
         .put(32, t.qty);
   } else {
-    m.payload = fmt::format(R"({{"symbol":"{}","t":{},"id":{},"agg":{},"p":{},"q":{},"m":{},"shard":"{}"}})", name,
-                            t.time_ms, t.id, t.aggregate, num(t.price), num(t.qty), t.buyer_maker, m.shard);
+    m.payload.clear();
+    fmt::format_to(std::back_inserter(m.payload), R"({{"symbol":"{}","t":{},"id":{},"agg":{},"p":{},"q":{},"m":{},"shard":"{}"}})", name,
+                   t.time_ms, t.id, t.aggregate, num(t.price), num(t.qty), t.buyer_maker, m.shard);
   }
-  publish("trade", name, m.payload, fmt::format("{}.{}.{}", t.aggregate ? "a" : "t", name, t.id));
+  publish("trade", name, m.payload,
+          m.js != nullptr ? fmt::format("{}.{}.{}", t.aggregate ? "a" : "t", name, t.id) : std::string());
 }
 
 void NatsSink::on_stats(std::string stats) {
@@ -378,7 +385,7 @@ void NatsSink::on_stats(std::string stats) {
   std::string label = m.shard;
   for (char& c : label)
     if (c == '/') c = '_';
-  publish("stats", label, stats, fmt::format("stats.{}.{}.{}", label, m.run_ns, m.stats_seq++));
+  publish("stats", label, stats, m.js != nullptr ? fmt::format("stats.{}.{}.{}", label, m.run_ns, m.stats_seq++) : std::string());
 }
 
 void NatsSink::poll() {

@@ -7,6 +7,9 @@
 #   sinks    NATS with a JetStream stream, and ClickHouse, both up throughout
 #   outage   the same, with both servers killed (SIGKILL) 2 s into the run
 #            and started again 2 s later on the same data
+#   down     the same sinks with both servers down for the whole run: the
+#            engine's own share of the sink work (formatting, spilling to
+#            disk, retrying) without the servers' CPU time
 #
 #   tools/sink_outage.sh [ROUNDS=3] [OUTDIR=build/sink-outage] [FRAMES_PER_S=100000] [SECONDS=8]
 #
@@ -80,6 +83,11 @@ run() {  # MODE ROUND
   "$bin" run --symbols BTCUSDT,ETHUSDT,SOLUSDT,BNBUSDT --messages $((fps * seconds)) --pace "$fps" --rate 20 \
     --model "$out/policy.tpp" --cpus "$cpus" --quiet --no-mlock "${sinks[@]}" --report "$out/$mode-$r.json" >/dev/null 2>"$out/$mode-$r.err" &
   local engine=$!
+  if [ "$mode" = down ]; then
+    wait $engine || tickpath_die "the $mode run failed: $(tail -1 "$out/$mode-$r.err")"
+    start_servers
+    return
+  fi
   if [ "$mode" = outage ]; then
     sleep 2
     kill_servers
@@ -89,14 +97,17 @@ run() {  # MODE ROUND
   wait $engine || tickpath_die "the $mode run failed: $(tail -1 "$out/$mode-$r.err")"
 }
 for r in $(seq "$rounds"); do
-  for mode in none sinks outage; do run "$mode" "$r"; done
+  for mode in none sinks outage down; do
+    [ "$mode" = down ] && kill_servers
+    run "$mode" "$r"
+  done
 done
 
 /usr/bin/python3 - "$out" "$rounds" <<'PY'
 import json, statistics, sys
 out, rounds = sys.argv[1], int(sys.argv[2])
 rows = {}
-for mode in ("none", "sinks", "outage"):
+for mode in ("none", "sinks", "outage", "down"):
     for r in range(1, rounds + 1):
         rep = json.load(open(f"{out}/{mode}-{r}.json"))
         t = rep["stages"]["tick_to_signal"]

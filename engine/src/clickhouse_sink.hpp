@@ -58,8 +58,9 @@ class ClickHouseSink {
   void on_latency(std::int64_t time_ms, const std::string& stage, const infra::HistogramSnapshot& interval);
   // io thread, every tick: closes batches that are due and moves the request along.
   void poll();
-  // At the end: sends everything, for at most `timeout_ms`.
-  void finish(int timeout_ms);
+  // At the end: sends everything, for as long as batches keep being stored
+  // (at most `max_ms`); gives up after `idle_ms` without one.
+  void finish(int idle_ms, int max_ms);
   [[nodiscard]] ClickHouseCounters counters() const;
 
  private:

@@ -392,16 +392,22 @@ void NatsSink::poll() {
   if (impl_->conn != nullptr) impl_->poll();
 }
 
-void NatsSink::flush(int timeout_ms) {
+void NatsSink::flush(int idle_ms, int max_ms) {
   Impl& m = *impl_;
   if (m.conn == nullptr) return;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < deadline) {
+  const auto start = std::chrono::steady_clock::now();
+  auto last_progress = start;
+  std::uint64_t before = m.waiting();
+  while (true) {
     m.poll();
-    if (m.waiting() == 0) break;
+    const std::uint64_t now_waiting = m.waiting();
+    if (now_waiting == 0) break;
+    const auto now = std::chrono::steady_clock::now();
+    if (now_waiting < before) last_progress = now, before = now_waiting;
+    if (now - last_progress >= std::chrono::milliseconds(idle_ms) || now - start >= std::chrono::milliseconds(max_ms)) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  if (m.connected.load()) (void)natsConnection_FlushTimeout(m.conn, std::max<int>(100, timeout_ms / 4));
+  if (m.connected.load()) (void)natsConnection_FlushTimeout(m.conn, std::max<int>(100, idle_ms / 4));
   m.unsent += m.waiting();
 }
 

@@ -66,9 +66,10 @@ class NatsSink {
   // spill back to the server while it takes them, the stream created once
   // the server is there.
   void poll();
-  // Waits up to `timeout_ms` for everything buffered, in flight or spilled
-  // to reach the server (JetStream: to be acknowledged).
-  void flush(int timeout_ms);
+  // Waits for everything buffered, in flight or spilled to reach the server
+  // (JetStream: to be acknowledged): while it keeps draining, up to
+  // `max_ms`; it gives up after `idle_ms` without progress.
+  void flush(int idle_ms, int max_ms);
   [[nodiscard]] NatsCounters counters() const;
   // The last stream or spill problem, "" when none.
   [[nodiscard]] std::string warning() const;

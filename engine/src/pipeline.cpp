@@ -915,10 +915,11 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
   }
   drain_published();
   if (nats) {
-    // The last figures, then up to 5 s for what is buffered, in flight or
-    // spilled to reach the server.
+    // The last figures, then what is buffered, in flight or spilled goes to
+    // the server: for as long as it keeps draining (at most 60 s), or until
+    // 5 s pass without progress.
     nats->on_stats(stats_json(stats_view));
-    nats->flush(5000);
+    nats->flush(5000, 60'000);
     const NatsCounters c = nats->counters();
     rep.nats_published = c.published;
     rep.nats_failed = c.failed;
@@ -950,9 +951,10 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
   }
   if (clickhouse) {
     // The last (partial) second's latency, then what is batched goes out
-    // now; up to 5 s for a server that is slow or away.
+    // now: while batches keep being stored (at most 60 s), or until 5 s pass
+    // without one (a server that is away).
     store_latency();
-    clickhouse->finish(5000);
+    clickhouse->finish(5000, 60'000);
     const ClickHouseCounters c = clickhouse->counters();
     rep.ch_trades = c.trades;
     rep.ch_bars = c.bars;

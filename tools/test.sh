@@ -25,7 +25,7 @@ stage_done
 echo "== ThreadSanitizer build and the threaded tests"
 tickpath_build tsan RelWithDebInfo -DTICKPATH_TSAN=ON -DTICKPATH_BENCH=OFF -- infra_tests engine_tests tickpath
 (cd "$TICKPATH_ROOT/build/tsan" && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-  ctest --output-on-failure -j "$jobs" -R 'SpscRing|ByteRing|LatencyHistogram|Pipeline_|Live_|Ui_')
+  ctest --output-on-failure -j "$jobs" -R 'SpscRing|ByteRing|LatencyHistogram|Pipeline_|Live_|Ui_|Nats_JetStream')
 stage_done
 
 echo "== Fuzzing: every parser of outside input, bounded (FUZZ_SECONDS, default 10 s per target)"

@@ -62,6 +62,12 @@ class SpscRing {
       prod_.cached_other = cons_.index.load(std::memory_order_acquire);
       if (w - prod_.cached_other >= N) return nullptr;
     }
+    // The line a few slots ahead, for writing, while it is known free: it
+    // was last read on the consumer's core, and now comes back (owned)
+    // before it is written. Small elements: once per line.
+    if constexpr (kWriteAhead < N)
+      if ((w % kPerLine) == 0 && w + kWriteAhead - prod_.cached_other < N)
+        prefetch_write(&slots_[(w + kWriteAhead) & (N - 1)]);
     return &slots_[w & (N - 1)];
   }
   void publish() noexcept { prod_.index.store(++prod_.mine, std::memory_order_release); }
@@ -125,6 +131,12 @@ class SpscRing {
 
  private:
   static constexpr std::size_t kPrefetchSlots = 4;
+  static constexpr std::size_t kPerLine = sizeof(T) >= kCacheLine ? 1 : kCacheLine / sizeof(T);
+  static constexpr std::size_t kWriteAhead = kPrefetchSlots * kPerLine;  // (rings smaller than this: no write prefetch)
+  static void prefetch_write(const T* p) noexcept {
+    for (std::size_t off = 0; off < sizeof(T); off += kCacheLine)
+      __builtin_prefetch(reinterpret_cast<const char*>(p) + off, 1, 3);
+  }
   static void prefetch(const T* p) noexcept {
     for (std::size_t off = 0; off < sizeof(T); off += kCacheLine)
       __builtin_prefetch(reinterpret_cast<const char*>(p) + off, 0, 3);

@@ -11,7 +11,6 @@
 #include <cstring>
 #include <array>
 #include <deque>
-#include <filesystem>
 
 #include "spill_file.hpp"
 #include "tickpath/feed/transport.hpp"
@@ -230,8 +229,7 @@ bool ClickHouseSink::start(const ClickHouseOptions& o, std::vector<std::string> 
   if (ec || found.empty()) return error = fmt::format("--clickhouse {}: cannot resolve {}: {}", o.url, u.host, ec.message()), false;
   m.endpoint = *found.begin();
   m.host_header = fmt::format("{}:{}", u.host, u.port);
-  if (!m.spill.open(o.spill_dir.empty() ? std::filesystem::temp_directory_path().string() : o.spill_dir, "clickhouse-spill", error))
-    return false;
+  if (!m.spill.open(o.spill_dir, "clickhouse-spill", error)) return false;
   if (o.database != "default") m.queue.push_back({kTables, "CREATE DATABASE IF NOT EXISTS " + o.database, 0});
   for (std::size_t t = 0; t < kTables; ++t) m.queue.push_back({kTables, ddl(o.database, static_cast<Table>(t)), 0});
   for (const auto& b : m.queue) m.queued_bytes += b.body.size();

@@ -508,7 +508,7 @@ int main(int argc, char** argv) {
                                       "(subjects PREFIX.KIND.SYMBOL, JSON; from the io thread, never blocking)");
   run->add_option("--nats-prefix", nats.prefix, "subject prefix")->capture_default_str();
   run->add_flag("--nats-trades", nats.trades, "publish every trade too (PREFIX.trade.SYMBOL)");
-  run->add_flag("--nats-binary", nats.binary, "fixed little-endian records instead of JSON (README: NATS binary records; stats stay JSON)");
+  run->add_flag("--nats-binary", nats.binary, "fixed little-endian records instead of JSON (README: Binary records; stats stay JSON)");
   run->add_option("--nats-stream", nats.stream, "also store every message in this JetStream stream (subjects PREFIX.>, created or "
                                                 "updated at start; acknowledged, de-duplicated by message id) for consumers "
                                                 "that replay");

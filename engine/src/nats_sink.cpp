@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <iterator>
 #include <mutex>
 #include <thread>
@@ -230,8 +229,9 @@ bool NatsSink::start(const NatsOptions& o, std::vector<std::string> symbol_names
   if (std::uint32_t i = 0, n = 0; m.shard != "all" && parse_shard(m.shard, i, n, error)) {
     m.shard_index = static_cast<std::uint16_t>(i);
     m.shard_count = static_cast<std::uint16_t>(n);
+  } else if (m.shard != "all") {
+    return false;  // (the command line checked it already)
   }
-  error.clear();
   m.names = std::move(symbol_names);
   m.position.assign(m.names.size(), std::nan(""));
   m.signal_t.assign(m.names.size(), INT64_MIN);
@@ -248,8 +248,7 @@ bool NatsSink::start(const NatsOptions& o, std::vector<std::string> symbol_names
   if (!o.stream.empty() && (!valid_token(o.stream) || o.stream.find('.') != std::string::npos))
     return error = "--nats-stream: '" + o.stream + "' is not a stream name (no spaces, dots, * or >)", false;
   if (o.max_in_flight == 0) return error = "--nats-max-in-flight must be at least 1", false;
-  const std::string spill_dir = o.spill_dir.empty() ? std::filesystem::temp_directory_path().string() : o.spill_dir;
-  if (!m.spill.open(spill_dir, "nats-spill", error)) return false;
+  if (!m.spill.open(o.spill_dir, "nats-spill", error)) return false;
   natsStatus s = natsOptions_Create(&m.nopts);
   if (s == NATS_OK) s = natsOptions_SetURL(m.nopts, o.url.c_str());
   if (s == NATS_OK) s = natsOptions_SetName(m.nopts, ("tickpath " + m.shard).c_str());

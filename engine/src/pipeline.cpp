@@ -767,25 +767,23 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
       sstats->end_to_end.record(clock.delta_ns(ev.rx_tick, pushed));
       ui_publish(ev.symbol, pushed, u.bar_closed || d.action != infra::SignalAction::hold);
     };
-    std::uint64_t warm_taken = 0;
     auto on_event = [&](const infra::Event& ev) noexcept {
       if ((ev.flags & infra::event_flag::warm_start) != 0) [[unlikely]] {
         handle.template operator()<true>(ev);
         sstats->warm_events.add(1);
-        ++warm_taken;
         return;
       }
       handle.template operator()<false>(ev);
     };
     while (true) {
-      const std::uint64_t warm_before = warm_taken;
+      const std::uint64_t warm_before = sstats->warm_events.get();
       const std::size_t got = ring->pop_batch(64, on_event);
       if (got == 0) {
         if (feed_done.load(std::memory_order_acquire) && ring->front() == nullptr) break;
         _mm_pause();
         continue;
       }
-      const std::uint64_t taken = got - (warm_taken - warm_before);  // the run's own events
+      const std::uint64_t taken = got - (sstats->warm_events.get() - warm_before);  // the run's own events
       processed += taken;
       sstats->processed.add(taken);
       if (!warmed && processed >= cfg.hooks.warmup_messages) {

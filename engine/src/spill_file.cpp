@@ -20,8 +20,9 @@ SpillFile::~SpillFile() {
 bool SpillFile::open(const std::string& dir, const std::string& name, std::string& error) {
   static std::atomic<unsigned> serial{0};
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  path_ = (std::filesystem::path(dir) / fmt::format("{}-{}-{}.bin", name, ::getpid(), serial.fetch_add(1))).string();
+  const std::filesystem::path where = dir.empty() ? std::filesystem::temp_directory_path(ec) : std::filesystem::path(dir);
+  std::filesystem::create_directories(where, ec);
+  path_ = (where / fmt::format("{}-{}-{}.bin", name, ::getpid(), serial.fetch_add(1))).string();
   fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd_ < 0) return error = "cannot create the spill file " + path_ + ": " + std::strerror(errno), false;
   return true;

@@ -22,7 +22,8 @@ class SpillFile {
   SpillFile(const SpillFile&) = delete;
   SpillFile& operator=(const SpillFile&) = delete;
 
-  // Creates DIR/<name>-<pid>-<n>.bin (mode 0600), DIR too if missing.
+  // Creates DIR/<name>-<pid>-<n>.bin (mode 0600), DIR too if missing; an
+  // empty DIR is the temporary directory.
   bool open(const std::string& dir, const std::string& name, std::string& error);
   bool put(std::initializer_list<std::string_view> fields);
   // The oldest record's fields (valid until the next call); false when none

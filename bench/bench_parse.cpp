@@ -121,6 +121,20 @@ void BM_Tickpath(benchmark::State& state) {
   });
 }
 
+// --- tickpath without Binance's exact layouts: the general single pass ---
+void BM_TickpathGeneral(benchmark::State& state) {
+  const Sample& s = sample_of(state);
+  const std::string buf = padded(s.frame);
+  auto parser = std::make_unique<BinanceParser>();
+  parser->set_exact_path(false);
+  Message m;
+  run_timed(state, s, [&] {
+    auto r = parser->parse(buf.data(), s.frame.size(), m);
+    benchmark::DoNotOptimize(r);
+    benchmark::DoNotOptimize(m);
+  });
+}
+
 // --- tickpath with its single pass off: every frame through simdjson ---
 void BM_TickpathSimdjsonOnly(benchmark::State& state) {
   const Sample& s = sample_of(state);
@@ -271,6 +285,7 @@ void kinds(benchmark::internal::Benchmark* b) {
 }  // namespace
 
 BENCHMARK(BM_Tickpath)->Apply(kinds);
+BENCHMARK(BM_TickpathGeneral)->Apply(kinds);
 BENCHMARK(BM_TickpathSimdjsonOnly)->Apply(kinds);
 BENCHMARK(BM_OnDemandFromChars)->Apply(kinds);
 BENCHMARK(BM_SimdjsonDom)->Apply(kinds);

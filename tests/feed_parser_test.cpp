@@ -405,27 +405,51 @@ std::string differences(RejectReason ra, const Message& a, RejectReason rb, cons
   return d;
 }
 
-struct TwoParsers {
-  BinanceParser fast, checked;
-  Message mf, mc;
-  TwoParsers() { checked.set_fast_path(false); }
-  // Empty when both agree on `text`.
+// The parser as it runs live (Binance's exact layouts, then the general
+// single pass, then simdjson), the general single pass without the exact
+// layouts, and simdjson alone (the authority).
+struct Parsers {
+  BinanceParser fast, general, checked;
+  Message mf, mg, mc;
+  Parsers() {
+    general.set_exact_path(false);
+    checked.set_fast_path(false);
+  }
+  // Empty when all three agree on `text`.
   std::string compare(const std::string& text) {
     std::string padded = text;
     padded.append(kPadding, '\0');
     mf = Message{};  // parse() resets presence, not the values of absent fields
+    mg = Message{};
     mc = Message{};
     const auto rf = fast.parse(padded.data(), text.size(), mf);
+    const auto rg = general.parse(padded.data(), text.size(), mg);
     const auto rc = checked.parse(padded.data(), text.size(), mc);
-    return differences(rf, mf, rc, mc);
+    if (std::string d = differences(rf, mf, rc, mc); !d.empty()) return "live parser vs simdjson: " + d;
+    if (std::string d = differences(rg, mg, rc, mc); !d.empty()) return "general single pass vs simdjson: " + d;
+    return {};
   }
 };
+
+// Whether a frame is written the way Binance writes its busiest streams
+// today: the combined wrapper, no white space, and the current key set (a
+// trade without the legacy order ids "b"/"a").
+bool binance_exact_layout(std::string_view f, MessageType type) {
+  if (f.substr(0, 11) != R"({"stream":")" || f.find_first_of(" \n\t\r") != std::string_view::npos) return false;
+  switch (type) {
+    case MessageType::trade: return f.find(R"("b":)") == std::string_view::npos;
+    case MessageType::agg_trade:
+    case MessageType::book_ticker:
+    case MessageType::depth_update: return true;
+    default: return false;
+  }
+}
 
 }  // namespace
 
 TEST(BinanceParser_FastPath, AgreesWithSimdjsonOnEveryRealFrameAndTakesThemAll) {
-  TwoParsers two;
-  std::size_t frames = 0;
+  Parsers two;
+  std::size_t frames = 0, exact = 0;
   for (const auto& path : tickpath::test::ws_files()) {
     FrameSet fs;
     std::string err;
@@ -434,16 +458,22 @@ TEST(BinanceParser_FastPath, AgreesWithSimdjsonOnEveryRealFrameAndTakesThemAll) 
       const std::string f(fs.frame(i));
       const std::string d = two.compare(f);
       ASSERT_TRUE(d.empty()) << path << ":" << fs.frames()[i].line << " differs in " << d;
+      exact += binance_exact_layout(f, two.mc.type);
     }
   }
-  // Binance writes plain ASCII JSON: the single pass takes every real frame.
+  // Binance writes plain ASCII JSON: the single pass takes every real frame,
+  // and its exact layouts every frame written in them.
   EXPECT_EQ(two.fast.fast_frames(), frames);
   EXPECT_EQ(two.fast.checked_frames(), 0U);
+  EXPECT_GT(exact, frames / 2);
+  EXPECT_EQ(two.fast.exact_frames(), exact);
+  EXPECT_EQ(two.general.fast_frames(), frames);
+  EXPECT_EQ(two.general.exact_frames(), 0U);
   EXPECT_EQ(two.checked.fast_frames(), 0U);
 }
 
 TEST(BinanceParser_FastPath, AgreesWithSimdjsonOnTruncatedAndEditedFrames) {
-  TwoParsers two;
+  Parsers two;
   std::vector<std::string> seeds;
   for (const char* rel : {"ws/cryptofeed_2021-04-04_btcusdt-ethusdt-dotusdt_combined.jsonl",
                           "ws/cryptofeed_2021-04-05_10symbols_bookTicker-aggTrade-depth_combined.jsonl",
@@ -489,6 +519,9 @@ TEST(BinanceParser_FastPath, AgreesWithSimdjsonOnTruncatedAndEditedFrames) {
   // Some edits keep the frame valid (a digit for a digit): both paths accepted those alike.
   EXPECT_GT(accepted, 100U);
   EXPECT_GT(two.fast.checked_frames(), 1000U);
+  // The exact layouts took the edits that kept them, and handed on the rest.
+  EXPECT_GT(two.fast.exact_frames(), 500U);
+  EXPECT_GT(two.fast.fast_frames() - two.fast.exact_frames(), 500U);
 }
 
 TEST(BinanceParser_Symbol, StreamNameAndSymbolMustAgreeIgnoringCase) {

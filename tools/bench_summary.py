@@ -63,17 +63,18 @@ KINDS = ["trade (pretty-printed capture, 234 B)", "trade (compact, as sent, 168 
 
 
 def parse_tables(runs):
-    out = ["| frame | tickpath ns | vs On-Demand + from_chars | vs simdjson DOM | faster than nlohmann | simdjson-only path ns | tickpath p50 / p99 / p99.9 ns (stamped) |",
-           "|---|---|---|---|---|---|---|"]
+    out = ["| frame | tickpath ns | vs On-Demand + from_chars | vs simdjson DOM | faster than nlohmann | general single pass ns | simdjson-only path ns | tickpath p50 / p99 / p99.9 ns (stamped) |",
+           "|---|---|---|---|---|---|---|---|"]
     for i, kind in enumerate(KINDS):
         t = f"BM_Tickpath/{i}/0"
         tick = per_run(runs, lambda r: get(r, t))
         od = per_run(runs, lambda r: get(r, t) / get(r, f"BM_OnDemandFromChars/{i}/0"))
         dom = per_run(runs, lambda r: get(r, t) / get(r, f"BM_SimdjsonDom/{i}/0"))
         nl = per_run(runs, lambda r: get(r, f"BM_Nlohmann/{i}/0") / get(r, t))
+        general = per_run(runs, lambda r: get(r, f"BM_TickpathGeneral/{i}/0"))
         slow = per_run(runs, lambda r: get(r, f"BM_TickpathSimdjsonOnly/{i}/0"))
         p = [per_run(runs, lambda r, k=k: get(r, f"BM_Tickpath/{i}/1", k)) for k in ("p50_ns", "p99_ns", "p999_ns")]
-        out.append(f"| {kind} | {fmt(tick)} | {fmt(od, 2, 'x')} | {fmt(dom, 2, 'x')} | {fmt(nl, 1, 'x')} | {fmt(slow)} | "
+        out.append(f"| {kind} | {fmt(tick)} | {fmt(od, 2, 'x')} | {fmt(dom, 2, 'x')} | {fmt(nl, 1, 'x')} | {fmt(general)} | {fmt(slow)} | "
                    f"{fmt(p[0])} / {fmt(p[1])} / {fmt(p[2])} |")
     return "\n".join(out)
 

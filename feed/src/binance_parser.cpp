@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <array>
 #include <cstring>
 #include <immintrin.h>
 #include <type_traits>
@@ -252,6 +253,85 @@ struct OdRoot {
   }
 };
 
+// Scanning primitives shared by the two single-pass readers. `end` is the
+// frame's end; the frame is padded (kPadding bytes), so a 16-byte load that
+// starts before `end` may run past it.
+
+#if defined(__SSE4_1__)
+// kAlign[n]: shuffle moving n leading digits to the last n of 16 bytes, zero before.
+constexpr auto kAlign = [] {
+  std::array<std::array<std::int8_t, 16>, 17> t{};
+  for (int n = 0; n <= 16; ++n)
+    for (int j = 0; j < 16; ++j) t[n][j] = static_cast<std::int8_t>(j < 16 - n ? -128 : j - (16 - n));
+  return t;
+}();
+#endif
+
+// The run of ASCII digits at q (stopping at end) as a value: its length, or
+// 0 when it is empty or longer than 19 digits or overflows uint64.
+inline std::size_t unsigned_digits(const char* q, const char* end, std::uint64_t& v) noexcept {
+#if defined(__SSE4_1__)
+  {
+    // Up to 15 digits in one step: find the run, right-align it with a byte
+    // shuffle (zeros in front), then combine pairs, quads and octets with
+    // multiply-adds.
+    const __m128i d = _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q)), _mm_set1_epi8('0'));
+    const __m128i is_digit = _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d);
+    // bytes past the frame's end count as non-digits
+    const auto left = end - q;
+    const unsigned past = left >= 16 ? 0U : (0xFFFFU << left) & 0xFFFFU;
+    const unsigned other = (~static_cast<unsigned>(_mm_movemask_epi8(is_digit)) & 0xFFFFU) | past;
+    if (other != 0) {
+      const unsigned n = static_cast<unsigned>(__builtin_ctz(other));
+      if (n == 0) return 0;
+      const __m128i aligned = _mm_shuffle_epi8(d, _mm_loadu_si128(reinterpret_cast<const __m128i*>(kAlign[n].data())));
+      const __m128i pairs = _mm_maddubs_epi16(aligned, _mm_set_epi8(1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10));
+      const __m128i quads = _mm_madd_epi16(pairs, _mm_set_epi16(1, 100, 1, 100, 1, 100, 1, 100));
+      const __m128i packed = _mm_packus_epi32(quads, quads);
+      const __m128i octets = _mm_madd_epi16(packed, _mm_set_epi16(1, 10000, 1, 10000, 1, 10000, 1, 10000));
+      v = static_cast<std::uint64_t>(static_cast<std::uint32_t>(_mm_cvtsi128_si32(octets))) * 100'000'000ULL +
+          static_cast<std::uint32_t>(_mm_extract_epi32(octets, 1));
+      return n;
+    }
+  }
+#endif
+  std::uint64_t x = 0;
+  std::size_t n = 0;
+  for (; q + n < end && static_cast<unsigned>(q[n] - '0') < 10U; ++n) {
+    if (n == 19) return 0;
+    if (__builtin_mul_overflow(x, 10U, &x) || __builtin_add_overflow(x, static_cast<unsigned>(q[n] - '0'), &x)) return 0;
+  }
+  v = x;
+  return n;
+}
+
+// The quote closing a string whose text starts at b; nullptr when an escape,
+// a control or non-ASCII byte, or the frame's end comes first. 16 bytes at a
+// time.
+inline const char* closing_quote(const char* b, const char* end) noexcept {
+  const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
+  for (const char* q = b; q < end; q += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
+    // signed compare: bytes >= 0x80 are negative, so "< 0x20" catches them too
+    const __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                                     _mm_cmplt_epi8(v, space));
+    const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(hit));
+    if (mask == 0) continue;
+    const char* at = q + __builtin_ctz(mask);
+    if (at >= end || *at != '"') return nullptr;
+    return at;
+  }
+  return nullptr;
+}
+
+// An unsigned JSON integer as the general readers accept it: 1 to 19 digits,
+// no leading zero, within int64. The caller checks what follows.
+inline std::size_t plain_uint(const char* q, const char* end, std::uint64_t& v) noexcept {
+  const auto n = unsigned_digits(q, end, v);
+  if (n == 0 || (*q == '0' && n > 1) || v > static_cast<std::uint64_t>(INT64_MAX)) return 0;
+  return n;
+}
+
 class FastReader {
  public:
   FastReader(const char* p, const char* end) noexcept : p_(p), end_(end) {}
@@ -275,10 +355,9 @@ class FastReader {
     const bool neg = q < end_ && *q == '-';
     q += neg;
     std::uint64_t v = 0;
-    const auto n = unsigned_digits(q, v);
-    // 1..19 digits without a leading zero, within int64, then a delimiter:
-    // anything else is the authority's to judge.
-    if (n == 0 || (*q == '0' && n > 1) || v > static_cast<std::uint64_t>(INT64_MAX) || !delimiter(q + n)) return fail();
+    const auto n = plain_uint(q, end_, v);
+    // then a delimiter: anything else is the authority's to judge
+    if (n == 0 || !delimiter(q + n)) return fail();
     out = neg ? -static_cast<std::int64_t>(v) : static_cast<std::int64_t>(v);
     p_ = q + n;
     return RejectReason::none;
@@ -337,53 +416,6 @@ class FastReader {
   }
 
  private:
-  // The run of ASCII digits at q (stopping at end_) as a value: its length,
-  // or 0 when it is empty or longer than 19 digits or overflows uint64.
-  std::size_t unsigned_digits(const char* q, std::uint64_t& v) const noexcept {
-#if defined(__SSE4_1__)
-    {
-      // Up to 16 digits in one step: find the run, right-align it with a
-      // byte shuffle (zeros in front), then combine pairs, quads and octets
-      // with multiply-adds. The frame's padding makes the 16-byte load safe.
-      const __m128i d = _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q)), _mm_set1_epi8('0'));
-      const __m128i is_digit = _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d);
-      // bytes past the frame's end count as non-digits
-      const auto left = end_ - q;
-      const unsigned past = left >= 16 ? 0U : (0xFFFFU << left) & 0xFFFFU;
-      const unsigned other = (~static_cast<unsigned>(_mm_movemask_epi8(is_digit)) & 0xFFFFU) | past;
-      if (other != 0) {
-        const unsigned n = static_cast<unsigned>(__builtin_ctz(other));
-        if (n == 0) return 0;
-        const __m128i aligned = _mm_shuffle_epi8(d, _mm_loadu_si128(reinterpret_cast<const __m128i*>(kAlign[n].data())));
-        const __m128i pairs = _mm_maddubs_epi16(aligned, _mm_set_epi8(1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10));
-        const __m128i quads = _mm_madd_epi16(pairs, _mm_set_epi16(1, 100, 1, 100, 1, 100, 1, 100));
-        const __m128i packed = _mm_packus_epi32(quads, quads);
-        const __m128i octets = _mm_madd_epi16(packed, _mm_set_epi16(1, 10000, 1, 10000, 1, 10000, 1, 10000));
-        v = static_cast<std::uint64_t>(static_cast<std::uint32_t>(_mm_cvtsi128_si32(octets))) * 100'000'000ULL +
-            static_cast<std::uint32_t>(_mm_extract_epi32(octets, 1));
-        return n;
-      }
-    }
-#endif
-    std::uint64_t x = 0;
-    std::size_t n = 0;
-    for (; q + n < end_ && static_cast<unsigned>(q[n] - '0') < 10U; ++n) {
-      if (n == 19) return 0;
-      if (__builtin_mul_overflow(x, 10U, &x) || __builtin_add_overflow(x, static_cast<unsigned>(q[n] - '0'), &x)) return 0;
-    }
-    v = x;
-    return n;
-  }
-#if defined(__SSE4_1__)
-  // kAlign[n]: shuffle moving n leading digits to the last n of 16 bytes, zero before.
-  static constexpr auto kAlign = [] {
-    std::array<std::array<std::int8_t, 16>, 17> t{};
-    for (int n = 0; n <= 16; ++n)
-      for (int j = 0; j < 16; ++j) t[n][j] = static_cast<std::int8_t>(j < 16 - n ? -128 : j - (16 - n));
-    return t;
-  }();
-#endif
-
   RejectReason fail() noexcept {
     failed_ = true;
     return RejectReason::malformed_json;
@@ -416,29 +448,10 @@ class FastReader {
   const char* string() noexcept {
     if (!take('"')) return nullptr;
     const char* b = p_;
-    const char* q = closing_quote(b);
+    const char* q = closing_quote(b, end_);
     if (!q) return nullptr;
     p_ = q + 1;
     return b;
-  }
-  // The quote closing a string whose text starts at b; nullptr when an
-  // escape, a control or non-ASCII byte, or the frame's end comes first.
-  // 16 bytes at a time (the frame is padded, so reading past its end is
-  // allowed).
-  const char* closing_quote(const char* b) const noexcept {
-    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
-    for (const char* q = b; q < end_; q += 16) {
-      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
-      // signed compare: bytes >= 0x80 are negative, so "< 0x20" catches them too
-      const __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
-                                       _mm_cmplt_epi8(v, space));
-      const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(hit));
-      if (mask == 0) continue;
-      const char* at = q + __builtin_ctz(mask);
-      if (at >= end_ || *at != '"') return nullptr;
-      return at;
-    }
-    return nullptr;
   }
   // Any well-formed value, nesting bounded; false for anything else.
   bool skip(int depth) noexcept {
@@ -498,6 +511,77 @@ class FastReader {
   bool failed_ = false;
 };
 
+// The frames of Binance's busiest streams (trade, aggTrade, bookTicker,
+// depthUpdate) exactly as Binance writes them: compact, the combined
+// stream's wrapper, its key order, optionally behind the simulator's
+// "sq"/"tx". Matched literally, key text and value in one pass with no key
+// dispatch; the first byte that differs (white space, another key order, an
+// extra or missing key, a negative or escaped value) hands the frame to the
+// general single pass, which yields the same for every frame this one takes
+// (tests compare all three readers).
+class ExactReader {
+ public:
+  ExactReader(const char* p, const char* end) noexcept : p_(p), end_(end) {}
+
+  const char* pos() const noexcept { return p_; }
+  bool at_end() const noexcept { return p_ == end_; }
+
+  // The literal text `s` (without its terminating NUL) next.
+  template <std::size_t N>
+  bool lit(const char (&s)[N]) noexcept {
+    constexpr std::size_t n = N - 1;
+    if (static_cast<std::size_t>(end_ - p_) < n || std::memcmp(p_, s, n) != 0) return false;
+    p_ += n;
+    return true;
+  }
+  // A string's text after its opening quote (already matched), up to max_len
+  // characters; p_ past the closing quote.
+  bool text(std::string_view& out, std::size_t max_len) noexcept {
+    const char* q = closing_quote(p_, end_);
+    if (!q || static_cast<std::size_t>(q - p_) > max_len) return false;
+    out = std::string_view(p_, static_cast<std::size_t>(q - p_));
+    p_ = q + 1;
+    return true;
+  }
+  bool uint(std::int64_t& out) noexcept {
+    std::uint64_t v = 0;
+    const auto n = plain_uint(p_, end_, v);
+    if (n == 0) return false;
+    out = static_cast<std::int64_t>(v);
+    p_ += n;
+    return true;
+  }
+  bool decimal(Decimal& d) noexcept {
+    std::string_view s;
+    return text(s, 48) && parse_decimal(s.data(), s.data() + s.size(), d) == DecimalStatus::ok;
+  }
+  bool boolean(bool& out) noexcept {
+    if (lit("true")) out = true;
+    else if (lit("false")) out = false;
+    else return false;
+    return true;
+  }
+  // [["p","q"],...] after its opening bracket (already matched), through its closing one.
+  bool levels(Level* out, std::uint32_t max, LevelSpan& span) noexcept {
+    std::uint32_t n = 0;
+    if (!lit("]")) {
+      do {
+        if (n == max || !lit("[\"") || !decimal(out[n].price) || !lit(",\"") || !decimal(out[n].qty) || !lit("]"))
+          return false;
+        ++n;
+      } while (lit(","));
+      if (!lit("]")) return false;
+    }
+    span.data = out;
+    span.size = n;
+    return true;
+  }
+
+ private:
+  const char* p_;
+  const char* end_;
+};
+
 template <typename R>
 RejectReason read_decimal(R& v, Decimal& d) noexcept {
   std::string_view s;
@@ -537,7 +621,7 @@ struct BinanceParser::Impl {
   std::array<Level, kMaxLevels> bids{};
   std::array<Level, kMaxLevels> asks{};
   bool allocated = false;
-  std::uint64_t fast = 0, slow = 0;
+  std::uint64_t exact_n = 0, fast = 0, slow = 0;
 
   Impl() { allocated = parser.allocate(kMaxFrameBytes) == simdjson::SUCCESS; }
 
@@ -651,6 +735,61 @@ struct BinanceParser::Impl {
       m.present |= Message::f_asks;
     }
     return RejectReason::none;
+  }
+
+  // Binance's exact layouts (ExactReader); false hands the frame on, with
+  // `m` partly written (parse() resets it).
+  bool exact(const char* data, std::size_t len, Message& m) noexcept {
+    using M = Message;
+    ExactReader x(data, data + len);
+    if (!x.lit("{\"")) return false;
+    if (x.lit("sq\":")) {
+      if (!x.uint(m.sim_seq) || !x.lit(",\"tx\":") || !x.uint(m.sim_tx_ns) || !x.lit(",\"")) return false;
+    }
+    if (!x.lit("stream\":\"") || !x.text(m.stream, 96) || !x.lit(",\"data\":{\"")) return false;
+    m.present |= M::f_stream;
+    if (x.lit("e\":\"")) {
+      const char* name = x.pos();
+      if (x.lit("trade\",\"E\":")) {
+        m.event_name = std::string_view(name, 5);
+        if (!x.uint(m.E) || !x.lit(",\"s\":\"") || !x.text(m.symbol, 32) || !x.lit(",\"t\":") || !x.uint(m.t) ||
+            !x.lit(",\"p\":\"") || !x.decimal(m.p) || !x.lit(",\"q\":\"") || !x.decimal(m.q) || !x.lit(",\"T\":") ||
+            !x.uint(m.T) || !x.lit(",\"m\":") || !x.boolean(m.m))
+          return false;
+        m.present |= M::f_e | M::f_E | M::f_s | M::f_t | M::f_p | M::f_q | M::f_T | M::f_m;
+      } else if (x.lit("aggTrade\",\"E\":")) {
+        m.event_name = std::string_view(name, 8);
+        if (!x.uint(m.E) || !x.lit(",\"s\":\"") || !x.text(m.symbol, 32) || !x.lit(",\"a\":") || !x.uint(m.a_id) ||
+            !x.lit(",\"p\":\"") || !x.decimal(m.p) || !x.lit(",\"q\":\"") || !x.decimal(m.q) || !x.lit(",\"f\":") ||
+            !x.uint(m.f) || !x.lit(",\"l\":") || !x.uint(m.l) || !x.lit(",\"T\":") || !x.uint(m.T) ||
+            !x.lit(",\"m\":") || !x.boolean(m.m))
+          return false;
+        m.present |= M::f_e | M::f_E | M::f_s | M::f_a_id | M::f_p | M::f_q | M::f_f | M::f_l | M::f_T | M::f_m;
+      } else if (x.lit("depthUpdate\",\"E\":")) {
+        m.event_name = std::string_view(name, 11);
+        if (!x.uint(m.E) || !x.lit(",\"s\":\"") || !x.text(m.symbol, 32) || !x.lit(",\"U\":") || !x.uint(m.U) ||
+            !x.lit(",\"u\":") || !x.uint(m.u) || !x.lit(",\"b\":[") || !x.levels(bids.data(), kMaxLevels, m.bids) ||
+            !x.lit(",\"a\":[") || !x.levels(asks.data(), kMaxLevels, m.asks))
+          return false;
+        m.present |= M::f_e | M::f_E | M::f_s | M::f_U | M::f_u | M::f_b_levels | M::f_a_levels;
+      } else {
+        return false;
+      }
+      // "M" (ignore: Binance's "best price match" flag) ends trade and aggTrade frames.
+      if ((m.present & M::f_m) && x.lit(",\"M\":")) {
+        if (!x.boolean(m.M)) return false;
+        m.present |= M::f_M;
+      }
+    } else if (x.lit("u\":")) {
+      if (!x.uint(m.u) || !x.lit(",\"s\":\"") || !x.text(m.symbol, 32) || !x.lit(",\"b\":\"") || !x.decimal(m.b) ||
+          !x.lit(",\"B\":\"") || !x.decimal(m.B) || !x.lit(",\"a\":\"") || !x.decimal(m.a) || !x.lit(",\"A\":\"") ||
+          !x.decimal(m.A))
+        return false;
+      m.present |= M::f_u | M::f_s | M::f_b_dec | M::f_B | M::f_a_dec | M::f_A;
+    } else {
+      return false;
+    }
+    return x.lit("}}") && x.at_end();
   }
 
   // The top level: the combined-stream wrapper's keys (and the simulator's
@@ -822,6 +961,14 @@ RejectReason BinanceParser::parse(const char* data, std::size_t len, Message& m)
   if (!impl_->allocated) return RejectReason::frame_too_large;
 
   if (fast_path_) {
+    if (exact_path_) {
+      if (impl_->exact(data, len, m)) {
+        ++impl_->exact_n;
+        ++impl_->fast;
+        return impl_->classify(m);
+      }
+      reset(m);
+    }
     FastReader fr(data, data + len);
     if (impl_->root(fr, m) == RejectReason::none && fr.at_end()) {
       ++impl_->fast;
@@ -846,6 +993,7 @@ RejectReason BinanceParser::parse(const char* data, std::size_t len, Message& m)
 }
 
 std::uint64_t BinanceParser::fast_frames() const noexcept { return impl_->fast; }
+std::uint64_t BinanceParser::exact_frames() const noexcept { return impl_->exact_n; }
 std::uint64_t BinanceParser::checked_frames() const noexcept { return impl_->slow; }
 
 }  // namespace tickpath::feed

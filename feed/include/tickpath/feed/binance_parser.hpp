@@ -128,13 +128,20 @@ class BinanceParser {
   // simdjson On-Demand, which is the authority. Off: every frame through
   // simdjson (tests compare the two; the benchmark shows both).
   void set_fast_path(bool on) noexcept { fast_path_ = on; }
+  // Within the single pass, frames laid out exactly as Binance sends its
+  // trade, aggTrade, bookTicker and depthUpdate streams are matched byte for
+  // byte first. Off: the general single pass takes them (for tests and the
+  // benchmark).
+  void set_exact_path(bool on) noexcept { exact_path_ = on; }
   [[nodiscard]] std::uint64_t fast_frames() const noexcept;     // accepted by the single pass
+  [[nodiscard]] std::uint64_t exact_frames() const noexcept;    // of those, matched as Binance's exact layout
   [[nodiscard]] std::uint64_t checked_frames() const noexcept;  // parsed by simdjson
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
   bool fast_path_ = true;
+  bool exact_path_ = true;
 };
 
 // Symbol text of a stream name: "btcusdt@depth20@100ms" -> "btcusdt".

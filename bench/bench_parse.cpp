@@ -108,11 +108,14 @@ void run_timed(benchmark::State& state, const Sample& s, ParseOne&& parse_one) {
 
 const Sample& sample_of(const benchmark::State& state) { return samples()[static_cast<std::size_t>(state.range(0))]; }
 
-// --- tickpath ---
-void BM_Tickpath(benchmark::State& state) {
+// --- tickpath as it runs live, and with its faster readers switched off ---
+enum class Readers { live, general, simdjson_only };
+void run_tickpath(benchmark::State& state, Readers readers) {
   const Sample& s = sample_of(state);
   const std::string buf = padded(s.frame);
   auto parser = std::make_unique<BinanceParser>();
+  parser->set_exact_path(readers == Readers::live);
+  parser->set_fast_path(readers != Readers::simdjson_only);
   Message m;
   run_timed(state, s, [&] {
     auto r = parser->parse(buf.data(), s.frame.size(), m);
@@ -120,34 +123,11 @@ void BM_Tickpath(benchmark::State& state) {
     benchmark::DoNotOptimize(m);
   });
 }
-
-// --- tickpath without Binance's exact layouts: the general single pass ---
-void BM_TickpathGeneral(benchmark::State& state) {
-  const Sample& s = sample_of(state);
-  const std::string buf = padded(s.frame);
-  auto parser = std::make_unique<BinanceParser>();
-  parser->set_exact_path(false);
-  Message m;
-  run_timed(state, s, [&] {
-    auto r = parser->parse(buf.data(), s.frame.size(), m);
-    benchmark::DoNotOptimize(r);
-    benchmark::DoNotOptimize(m);
-  });
-}
-
-// --- tickpath with its single pass off: every frame through simdjson ---
-void BM_TickpathSimdjsonOnly(benchmark::State& state) {
-  const Sample& s = sample_of(state);
-  const std::string buf = padded(s.frame);
-  auto parser = std::make_unique<BinanceParser>();
-  parser->set_fast_path(false);
-  Message m;
-  run_timed(state, s, [&] {
-    auto r = parser->parse(buf.data(), s.frame.size(), m);
-    benchmark::DoNotOptimize(r);
-    benchmark::DoNotOptimize(m);
-  });
-}
+void BM_Tickpath(benchmark::State& state) { run_tickpath(state, Readers::live); }
+// without Binance's exact layouts: the general single pass
+void BM_TickpathGeneral(benchmark::State& state) { run_tickpath(state, Readers::general); }
+// with its single pass off: every frame through simdjson
+void BM_TickpathSimdjsonOnly(benchmark::State& state) { run_tickpath(state, Readers::simdjson_only); }
 
 // --- plain On-Demand: visit every field, from_chars every string number ---
 namespace od = simdjson::ondemand;

@@ -461,7 +461,7 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
         ++played;
         if (handler->on_frame(warm_journal.data() + fr.offset, fr.len, fr.symbol_hint, ev) != feed::RejectReason::none) continue;
         ev.flags |= infra::event_flag::warm_start;
-        ev.rx_tick = ev.parsed_tick = clock.now();
+        ev.rx_tick = ev.parsed_tick = 0;  // not timed
         while (!ring->try_push(ev)) _mm_pause();
         ++pushed;
       }
@@ -677,10 +677,15 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     // published, timed or shown, so the state evolves exactly as it did in the
     // run that recorded it.
     auto handle = [&]<bool Warm>(const infra::Event& ev) noexcept {
+      // Warm-start events are not timed: no stamp at all (0).
+      const auto stamp = [&]() noexcept -> std::uint64_t {
+        if constexpr (Warm) return 0;
+        else return clock.now();
+      };
       // The event's first line comes across from the feed core here; the
       // stamp (lfence; rdtsc) waits for that load, so the hop is the queue's.
       const std::uint64_t parsed = ev.parsed_tick;
-      const std::uint64_t dq = clock.now();
+      const std::uint64_t dq = stamp();
       if constexpr (!Warm) sstats->queue.record(clock.delta_ns(parsed, dq));
       const strategy::MarketUpdate u = market->on_event(ev);
       if (!Warm && uipub && (ev.type == infra::EventType::trade || ev.type == infra::EventType::agg_trade))
@@ -714,10 +719,10 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
       const auto& st = market->symbol(ev.symbol);
       const double ref_price = on_bar ? st.indicators.last_closed().close : st.last_price;
       market->observe(ev.symbol, on_bar, book.position(), book.unrealised_fraction(ref_price), obs);
-      const std::uint64_t features = clock.now();
+      const std::uint64_t features = stamp();
       if constexpr (!Warm) sstats->indicators.record(clock.delta_ns(dq, features));
       const bool ok = policy->forward(obs.data(), out);
-      const std::uint64_t decided = clock.now();
+      const std::uint64_t decided = stamp();
       if constexpr (!Warm) sstats->policy.record(clock.delta_ns(features, decided));
       if (!ok && market->symbol(ev.symbol).features.bars() < strategy::kObservationWarmupBars) {
         if constexpr (!Warm) {

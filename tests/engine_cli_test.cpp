@@ -16,6 +16,7 @@
 #include <string>
 
 #include "backtest_report.hpp"
+#include "support/loopback.hpp"
 #include "support/run_command.hpp"
 #include "support/test_data.hpp"
 #include "tickpath/strategy/backtest.hpp"
@@ -548,4 +549,71 @@ TEST(Cli_Signals, SigintAndSigtermStopARecordingRunCleanly) {
     EXPECT_EQ(jr["messages"].get<std::uint64_t>(), frames) << name;
     EXPECT_EQ(jr["rejects"], 0) << name;
   }
+}
+
+// After the first SIGINT the run delivers what its sinks still hold, for as
+// long as that makes progress (a server that is away: 5 s), and says so; a
+// second SIGINT ends that wait at once. What was not delivered is counted,
+// the report is written, exit status 0.
+TEST(Cli_Signals, ASecondSigintCutsTheEndOfRunDeliveryShort) {
+  const std::string report = ::testing::TempDir() + "signal-cut-short.json";
+  const std::string err = ::testing::TempDir() + "signal-cut-short.err";
+  std::filesystem::remove(report);
+  const std::string url = "http://127.0.0.1:" + std::to_string(tickpath::test::free_port());  // nothing listens
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 1);
+    const int errfd = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(errfd, 2);
+    execl(TICKPATH_BIN, TICKPATH_BIN, "run", "--feed", "synthetic", "--duration", "600", "--pace", "20000", "--clickhouse",
+          url.c_str(), "--report", report.c_str(), "--quiet", "--no-mlock", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  auto exited = [&](int ms, int& status) {
+    for (int i = 0; i < ms / 10; ++i) {
+      if (waitpid(pid, &status, WNOHANG) == pid) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  };
+  auto says = [&](const std::string& text) {
+    std::ifstream in(err);
+    const std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return all.find(text) != std::string::npos;
+  };
+  int status = 0;
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // bars and latency rows pile up for the absent server
+  ASSERT_EQ(kill(pid, SIGINT), 0);
+  // The run stops reading and starts delivering, saying so.
+  bool delivering = false;
+  for (int i = 0; i < 300 && !delivering; ++i) {
+    delivering = says("signal again to stop now");
+    if (!delivering) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (!delivering) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    FAIL() << "no word of the end-of-run delivery within 3 s of SIGINT";
+  }
+  // It waits for the server (5 s without progress) ...
+  ASSERT_FALSE(exited(500, status)) << "the run ended before it had waited for the server";
+  // ... until the second SIGINT.
+  ASSERT_EQ(kill(pid, SIGINT), 0);
+  const auto t0 = std::chrono::steady_clock::now();
+  if (!exited(30'000, status)) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    FAIL() << "the run did not end within 30 s of the second SIGINT";
+  }
+  const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  EXPECT_LT(waited.count(), 2000) << "the second SIGINT did not cut the delivery short";
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  const auto j = nlohmann::json::parse(tickpath::test::read_file(report));
+  EXPECT_EQ(j["stopped_by"], "SIGINT");
+  EXPECT_EQ(j["delivery_cut_short"], true);
+  EXPECT_GT(j["clickhouse"]["unsent"].get<std::uint64_t>(), 0U) << "rows the server never took are counted";
+  EXPECT_TRUE(says("a second signal cut the end-of-run delivery"));
 }

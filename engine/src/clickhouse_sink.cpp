@@ -301,13 +301,13 @@ void ClickHouseSink::poll() {
   m.ioc.restart();
 }
 
-void ClickHouseSink::finish(int idle_ms, int max_ms) {
+void ClickHouseSink::finish(int idle_ms, int max_ms, const std::atomic<bool>* cancel) {
   Impl& m = *impl_;
   for (std::size_t t = 0; t < kTables; ++t) m.close_batch(static_cast<Table>(t));
   const auto start = Clock::now();
   auto last_progress = start;
   std::uint64_t batches = m.c.batches;
-  while ((!m.queue.empty() || m.spill.pending() != 0)) {
+  while ((!m.queue.empty() || m.spill.pending() != 0) && !(cancel != nullptr && cancel->load())) {
     const auto now = Clock::now();
     if (m.c.batches != batches) batches = m.c.batches, last_progress = now;
     if (now - last_progress >= std::chrono::milliseconds(idle_ms) || now - start >= std::chrono::milliseconds(max_ms)) break;

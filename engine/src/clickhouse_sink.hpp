@@ -21,6 +21,7 @@
 // ready.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -59,8 +60,9 @@ class ClickHouseSink {
   // io thread, every tick: closes batches that are due and moves the request along.
   void poll();
   // At the end: sends everything, for as long as batches keep being stored
-  // (at most `max_ms`); gives up after `idle_ms` without one.
-  void finish(int idle_ms, int max_ms);
+  // (at most `max_ms`); gives up after `idle_ms` without one, or when
+  // `cancel` is set.
+  void finish(int idle_ms, int max_ms, const std::atomic<bool>* cancel = nullptr);
   [[nodiscard]] ClickHouseCounters counters() const;
 
  private:

@@ -33,12 +33,14 @@
 namespace {
 
 std::atomic<bool> g_stop{false};
+std::atomic<bool> g_cut_short{false};
 std::atomic<int> g_signal{0};
-// Async-signal-safe: two lock-free stores. The hot threads see the flag
+// Async-signal-safe: lock-free atomics only. The hot threads see the flag
 // within 64 polls, drain, and the run ends the way a finished feed does
-// (journal drained and closed, report written, exit 0).
+// (journal drained and closed, report written, exit 0). A second signal
+// also ends the end-of-run delivery to NATS / ClickHouse.
 void on_signal(int s) {
-  g_signal.store(s);
+  if (g_signal.exchange(s) != 0) g_cut_short.store(true);
   g_stop.store(true);
 }
 
@@ -211,7 +213,7 @@ int cmd_run(const std::string& feed, const std::string& symbols, std::uint64_t m
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   std::string error;
-  auto rep = tickpath::engine::run_pipeline(cfg, error, &g_stop);
+  auto rep = tickpath::engine::run_pipeline(cfg, error, &g_stop, &g_cut_short);
   if (!error.empty()) return fail(error);
   if (const int s = g_signal.load(); s != 0) rep.stopped_by = s == SIGINT ? "SIGINT" : s == SIGTERM ? "SIGTERM" : "signal";
   std::fputs(rep.to_table().c_str(), stdout);

@@ -391,13 +391,14 @@ void NatsSink::poll() {
   if (impl_->conn != nullptr) impl_->poll();
 }
 
-void NatsSink::flush(int idle_ms, int max_ms) {
+void NatsSink::flush(int idle_ms, int max_ms, const std::atomic<bool>* cancel) {
   Impl& m = *impl_;
   if (m.conn == nullptr) return;
   const auto start = std::chrono::steady_clock::now();
   auto last_progress = start;
   std::uint64_t before = m.waiting();
-  while (true) {
+  const auto cancelled = [cancel] { return cancel != nullptr && cancel->load(); };
+  while (!cancelled()) {
     m.poll();
     const std::uint64_t now_waiting = m.waiting();
     if (now_waiting == 0) break;
@@ -406,7 +407,7 @@ void NatsSink::flush(int idle_ms, int max_ms) {
     if (now - last_progress >= std::chrono::milliseconds(idle_ms) || now - start >= std::chrono::milliseconds(max_ms)) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  if (m.connected.load()) (void)natsConnection_FlushTimeout(m.conn, std::max<int>(100, idle_ms / 4));
+  if (m.connected.load() && !cancelled()) (void)natsConnection_FlushTimeout(m.conn, std::max<int>(100, idle_ms / 4));
   m.unsent += m.waiting();
 }
 

@@ -68,8 +68,9 @@ class NatsSink {
   void poll();
   // Waits for everything buffered, in flight or spilled to reach the server
   // (JetStream: to be acknowledged): while it keeps draining, up to
-  // `max_ms`; it gives up after `idle_ms` without progress.
-  void flush(int idle_ms, int max_ms);
+  // `max_ms`; it gives up after `idle_ms` without progress, or when
+  // `cancel` is set.
+  void flush(int idle_ms, int max_ms, const std::atomic<bool>* cancel = nullptr);
   [[nodiscard]] NatsCounters counters() const;
   // The last stream or spill problem, "" when none.
   [[nodiscard]] std::string warning() const;

@@ -152,7 +152,8 @@ std::uint64_t book_checksum(const feed::OrderBookSide& bids, const feed::OrderBo
   return h;
 }
 
-RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std::atomic<bool>* stop) {
+RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std::atomic<bool>* stop,
+                       const std::atomic<bool>* cut_short) {
   RunReport rep;
   error.clear();
   infra::TscClock clock;
@@ -917,12 +918,15 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     rep.sq_missing = fstats->udp_missing.get();
   }
   drain_published();
+  if ((nats || clickhouse) && stop != nullptr && stop->load())
+    std::fprintf(stderr, "tickpath: stopping: delivering what %s still holds (while it drains, at most 60 s); signal "
+                         "again to stop now\n", nats && clickhouse ? "NATS and ClickHouse" : nats ? "NATS" : "ClickHouse");
   if (nats) {
     // The last figures, then what is buffered, in flight or spilled goes to
     // the server: for as long as it keeps draining (at most 60 s), or until
     // 5 s pass without progress.
     nats->on_stats(stats_json(stats_view));
-    nats->flush(5000, 60'000);
+    nats->flush(5000, 60'000, cut_short);
     const NatsCounters c = nats->counters();
     rep.nats_published = c.published;
     rep.nats_failed = c.failed;
@@ -957,7 +961,7 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     // now: while batches keep being stored (at most 60 s), or until 5 s pass
     // without one (a server that is away).
     store_latency();
-    clickhouse->finish(5000, 60'000);
+    clickhouse->finish(5000, 60'000, cut_short);
     const ClickHouseCounters c = clickhouse->counters();
     rep.ch_trades = c.trades;
     rep.ch_bars = c.bars;
@@ -976,6 +980,11 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
       rep.warnings.push_back(fmt::format("warning: ClickHouse {}: {} rows not stored ({} lost: the spill file refused them, {} "
                                          "unsent at the end){}", cfg.clickhouse.url, c.pending + c.dropped, c.dropped,
                                          c.pending, c.last_error.empty() ? "" : "; last error: " + c.last_error));
+  }
+  if ((nats || clickhouse) && cut_short != nullptr && cut_short->load()) {
+    rep.delivery_cut_short = true;
+    rep.warnings.push_back("warning: a second signal cut the end-of-run delivery to NATS / ClickHouse short: what it "
+                           "had not sent is counted undelivered above");
   }
   if (ui) {
     // The last bars and signals go out to the stream's clients (bounded: 100 ms).

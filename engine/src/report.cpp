@@ -113,6 +113,7 @@ std::string RunReport::to_json() const {
                      esc(warm_from), warm_frames, warm_events, warm_rejects, warm_duplicates, num(warm_s));
   if (journal_replay) o += "\"journal_replay\":true,";
   if (!stopped_by.empty()) o += fmt::format("\"stopped_by\":\"{}\",", stopped_by);
+  if (delivery_cut_short) o += "\"delivery_cut_short\":true,";
   o += "\"warnings\":[";
   for (std::size_t i = 0; i < warnings.size(); ++i) o += fmt::format("{}\"{}\"", i ? "," : "", esc(warnings[i]));
   o += "],\"hygiene\":[";

@@ -281,6 +281,7 @@ struct RunReport {
   std::uint64_t warm_frames = 0, warm_events = 0, warm_rejects = 0, warm_duplicates = 0;
   double warm_s = 0;
   std::string stopped_by;  // "SIGINT" / "SIGTERM" when a signal ended the run (set by the command line)
+  bool delivery_cut_short = false;  // a second signal ended the end-of-run delivery to NATS / ClickHouse
   bool journal_replay = false;  // the feed was a journal directory (de-duplication and held diffs on, as live)
   std::uint64_t udp_datagrams = 0, udp_truncated = 0;  // udp feed
   std::string tls;  // "verified" | "INSECURE (not verified)" | "none"
@@ -300,7 +301,11 @@ struct RunReport {
 };
 
 // Runs the pipeline to completion. Set-up failures (unreadable file, bad
-// config) come back in `error` as one line, with an empty report.
-RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std::atomic<bool>* stop = nullptr);
+// config) come back in `error` as one line, with an empty report. `stop`
+// ends the run the way the end of the feed does; `cut_short` (a second
+// signal) also ends the end-of-run delivery of what the NATS and ClickHouse
+// sinks still hold, which is then reported as undelivered.
+RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std::atomic<bool>* stop = nullptr,
+                       const std::atomic<bool>* cut_short = nullptr);
 
 }  // namespace tickpath::engine

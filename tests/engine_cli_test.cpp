@@ -558,7 +558,9 @@ TEST(Cli_Signals, SigintAndSigtermStopARecordingRunCleanly) {
 TEST(Cli_Signals, ASecondSigintCutsTheEndOfRunDeliveryShort) {
   const std::string report = ::testing::TempDir() + "signal-cut-short.json";
   const std::string err = ::testing::TempDir() + "signal-cut-short.err";
+  const std::string journal = ::testing::TempDir() + "signal-cut-short-journal";
   std::filesystem::remove(report);
+  std::filesystem::remove_all(journal);
   const std::string url = "http://127.0.0.1:" + std::to_string(tickpath::test::free_port());  // nothing listens
   const pid_t pid = fork();
   ASSERT_GE(pid, 0);
@@ -568,7 +570,7 @@ TEST(Cli_Signals, ASecondSigintCutsTheEndOfRunDeliveryShort) {
     const int errfd = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     dup2(errfd, 2);
     execl(TICKPATH_BIN, TICKPATH_BIN, "run", "--feed", "synthetic", "--duration", "600", "--pace", "20000", "--clickhouse",
-          url.c_str(), "--report", report.c_str(), "--quiet", "--no-mlock", static_cast<char*>(nullptr));
+          url.c_str(), "--record", journal.c_str(), "--report", report.c_str(), "--quiet", "--no-mlock", static_cast<char*>(nullptr));
     _exit(127);
   }
   auto exited = [&](int ms, int& status) {
@@ -583,19 +585,35 @@ TEST(Cli_Signals, ASecondSigintCutsTheEndOfRunDeliveryShort) {
     const std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     return all.find(text) != std::string::npos;
   };
+  auto wait_for = [&](const std::string& text, int ms) {
+    for (int i = 0; i < ms / 10; ++i) {
+      if (says(text)) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return says(text);
+  };
   int status = 0;
-  std::this_thread::sleep_for(std::chrono::seconds(2));  // bars and latency rows pile up for the absent server
-  ASSERT_EQ(kill(pid, SIGINT), 0);
-  // The run stops reading and starts delivering, saying so.
-  bool delivering = false;
-  for (int i = 0; i < 300 && !delivering; ++i) {
-    delivering = says("signal again to stop now");
-    if (!delivering) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  if (!delivering) {
+  // Frames flowing (journaled; start-up is slow under sanitizers), then bars
+  // and latency rows pile up for the absent server.
+  auto journaled = [&] {
+    std::error_code ec;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(journal, ec))
+      if (e.is_regular_file(ec) && e.file_size(ec) > 0) return true;
+    return false;
+  };
+  for (int i = 0; i < 3000 && !journaled(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (!journaled()) {
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
-    FAIL() << "no word of the end-of-run delivery within 3 s of SIGINT";
+    FAIL() << "the run never journaled a frame within 30 s";
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  ASSERT_EQ(kill(pid, SIGINT), 0);
+  // The run stops reading and starts delivering, saying so.
+  if (!wait_for("signal again to stop now", 15'000)) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    FAIL() << "no word of the end-of-run delivery within 15 s of SIGINT";
   }
   // It waits for the server (5 s without progress) ...
   ASSERT_FALSE(exited(500, status)) << "the run ended before it had waited for the server";
@@ -616,4 +634,5 @@ TEST(Cli_Signals, ASecondSigintCutsTheEndOfRunDeliveryShort) {
   EXPECT_EQ(j["delivery_cut_short"], true);
   EXPECT_GT(j["clickhouse"]["unsent"].get<std::uint64_t>(), 0U) << "rows the server never took are counted";
   EXPECT_TRUE(says("a second signal cut the end-of-run delivery"));
+  std::filesystem::remove_all(journal);
 }

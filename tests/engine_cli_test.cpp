@@ -29,6 +29,23 @@
 namespace {
 using Result = tickpath::test::CommandResult;
 Result run(const std::string& args) { return tickpath::test::run_command(std::string(TICKPATH_BIN) + " " + args); }
+
+// Whether a recording run has written a frame into `dir` yet.
+bool journaled(const std::string& dir) {
+  std::error_code ec;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir, ec))
+    if (e.is_regular_file(ec) && e.file_size(ec) > 0) return true;
+  return false;
+}
+
+// Whether child `pid` exits within `ms` (its status in `status`).
+bool exited_within(pid_t pid, int ms, int& status) {
+  for (int i = 0; i < ms / 10; ++i) {
+    if (waitpid(pid, &status, WNOHANG) == pid) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
 std::vector<std::string> split(const std::string& s, char sep) {
   std::vector<std::string> out;
   std::size_t a = 0;
@@ -509,25 +526,13 @@ TEST(Cli_Signals, SigintAndSigtermStopARecordingRunCleanly) {
     }
     // Wait until frames are being journaled, then signal.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    auto journaled = [&] {
-      std::error_code ec;
-      if (!fs::exists(dir, ec)) return false;
-      for (const auto& e : fs::recursive_directory_iterator(dir, ec))
-        if (e.is_regular_file(ec) && e.file_size(ec) > 0) return true;
-      return false;
-    };
-    while (!journaled() && std::chrono::steady_clock::now() < deadline)
+    while (!journaled(dir) && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    ASSERT_TRUE(journaled()) << "the run never journaled a frame";
+    ASSERT_TRUE(journaled(dir)) << "the run never journaled a frame";
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     ASSERT_EQ(kill(pid, sig), 0);
     int status = 0;
-    pid_t done = 0;
-    for (int i = 0; i < 3000 && done == 0; ++i) {  // 30 s
-      done = waitpid(pid, &status, WNOHANG);
-      if (done == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    if (done == 0) {
+    if (!exited_within(pid, 30'000, status)) {
       kill(pid, SIGKILL);
       waitpid(pid, &status, 0);
       FAIL() << name << " did not stop the run within 30 s";
@@ -573,13 +578,6 @@ TEST(Cli_Signals, ASecondSigintCutsTheEndOfRunDeliveryShort) {
           url.c_str(), "--record", journal.c_str(), "--report", report.c_str(), "--quiet", "--no-mlock", static_cast<char*>(nullptr));
     _exit(127);
   }
-  auto exited = [&](int ms, int& status) {
-    for (int i = 0; i < ms / 10; ++i) {
-      if (waitpid(pid, &status, WNOHANG) == pid) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return false;
-  };
   auto says = [&](const std::string& text) {
     std::ifstream in(err);
     const std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -595,14 +593,8 @@ TEST(Cli_Signals, ASecondSigintCutsTheEndOfRunDeliveryShort) {
   int status = 0;
   // Frames flowing (journaled; start-up is slow under sanitizers), then bars
   // and latency rows pile up for the absent server.
-  auto journaled = [&] {
-    std::error_code ec;
-    for (const auto& e : std::filesystem::recursive_directory_iterator(journal, ec))
-      if (e.is_regular_file(ec) && e.file_size(ec) > 0) return true;
-    return false;
-  };
-  for (int i = 0; i < 3000 && !journaled(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  if (!journaled()) {
+  for (int i = 0; i < 3000 && !journaled(journal); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (!journaled(journal)) {
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
     FAIL() << "the run never journaled a frame within 30 s";
@@ -616,11 +608,11 @@ TEST(Cli_Signals, ASecondSigintCutsTheEndOfRunDeliveryShort) {
     FAIL() << "no word of the end-of-run delivery within 15 s of SIGINT";
   }
   // It waits for the server (5 s without progress) ...
-  ASSERT_FALSE(exited(500, status)) << "the run ended before it had waited for the server";
+  ASSERT_FALSE(exited_within(pid, 500, status)) << "the run ended before it had waited for the server";
   // ... until the second SIGINT.
   ASSERT_EQ(kill(pid, SIGINT), 0);
   const auto t0 = std::chrono::steady_clock::now();
-  if (!exited(30'000, status)) {
+  if (!exited_within(pid, 30'000, status)) {
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
     FAIL() << "the run did not end within 30 s of the second SIGINT";

@@ -981,7 +981,7 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
                                          "unsent at the end){}", cfg.clickhouse.url, c.pending + c.dropped, c.dropped,
                                          c.pending, c.last_error.empty() ? "" : "; last error: " + c.last_error));
   }
-  if ((nats || clickhouse) && cut_short != nullptr && cut_short->load()) {
+  if (cut_short != nullptr && cut_short->load() && rep.nats_unsent + rep.ch_unsent != 0) {
     rep.delivery_cut_short = true;
     rep.warnings.push_back("warning: a second signal cut the end-of-run delivery to NATS / ClickHouse short: what it "
                            "had not sent is counted undelivered above");

@@ -775,7 +775,7 @@ struct BinanceParser::Impl {
       } else {
         return false;
       }
-      // "M" (ignore: Binance's "best price match" flag) ends trade and aggTrade frames.
+      // "M" (a field Binance documents as "ignore") ends trade and aggTrade frames when sent.
       if ((m.present & M::f_m) && x.lit(",\"M\":")) {
         if (!x.boolean(m.M)) return false;
         m.present |= M::f_M;

@@ -281,7 +281,7 @@ struct RunReport {
   std::uint64_t warm_frames = 0, warm_events = 0, warm_rejects = 0, warm_duplicates = 0;
   double warm_s = 0;
   std::string stopped_by;  // "SIGINT" / "SIGTERM" when a signal ended the run (set by the command line)
-  bool delivery_cut_short = false;  // a second signal ended the end-of-run delivery to NATS / ClickHouse
+  bool delivery_cut_short = false;  // a second signal ended the end-of-run delivery to NATS / ClickHouse with some left undelivered
   bool journal_replay = false;  // the feed was a journal directory (de-duplication and held diffs on, as live)
   std::uint64_t udp_datagrams = 0, udp_truncated = 0;  // udp feed
   std::string tls;  // "verified" | "INSECURE (not verified)" | "none"

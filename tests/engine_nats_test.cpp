@@ -318,32 +318,46 @@ TEST(Nats_Sink, NoServerAtStartTheRunGoesOnAndSaysSoABadUrlIsASetUpError) {
 
 namespace {
 
-// Everything a JetStream stream kept under `subject`, from its first message
-// (an ordered consumer), with each message's Nats-Msg-Id.
+// Everything the JetStream stream `stream` kept, from its first message (an
+// ordered consumer on `subject`), with each message's Nats-Msg-Id, and the
+// count the server's stream information gives. The subscription takes any
+// backlog (no pending limit: a slow reader, as under a sanitizer, would
+// otherwise overflow the client's default 65,536 messages and wait for the
+// ordered consumer's reset), and reading stops at the server's count or after
+// 10 s without a message.
 struct Stored {
   std::string subject, id, data;
 };
-std::vector<Stored> read_stream(const std::string& url, const std::string& subject) {
-  std::vector<Stored> out;
+struct StreamContents {
+  std::uint64_t server_count = 0;
+  std::vector<Stored> messages;
+};
+StreamContents read_stream(const std::string& url, const std::string& stream, const std::string& subject) {
+  StreamContents out;
   natsConnection* conn = nullptr;
   jsCtx* js = nullptr;
   natsSubscription* sub = nullptr;
+  jsStreamInfo* si = nullptr;
   jsSubOptions so;
   jsSubOptions_Init(&so);
   so.Ordered = true;
   so.Config.DeliverPolicy = js_DeliverAll;
   jsErrCode jerr = static_cast<jsErrCode>(0);
   if (natsConnection_ConnectTo(&conn, url.c_str()) == NATS_OK && natsConnection_JetStream(&js, conn, nullptr) == NATS_OK &&
-      js_SubscribeSync(&sub, js, subject.c_str(), nullptr, &so, &jerr) == NATS_OK) {
+      js_GetStreamInfo(&si, js, stream.c_str(), nullptr, &jerr) == NATS_OK &&
+      js_SubscribeSync(&sub, js, subject.c_str(), nullptr, &so, &jerr) == NATS_OK &&
+      natsSubscription_SetPendingLimits(sub, -1, -1) == NATS_OK) {
+    out.server_count = si->State.Msgs;
     natsMsg* m = nullptr;
-    while (natsSubscription_NextMsg(&m, sub, 2000) == NATS_OK) {
+    while (out.messages.size() < out.server_count && natsSubscription_NextMsg(&m, sub, 10'000) == NATS_OK) {
       const char* id = nullptr;
       (void)natsMsgHeader_Get(m, "Nats-Msg-Id", &id);
-      out.push_back({natsMsg_GetSubject(m), id != nullptr ? id : "",
-                     std::string(natsMsg_GetData(m), static_cast<std::size_t>(natsMsg_GetDataLength(m)))});
+      out.messages.push_back({natsMsg_GetSubject(m), id != nullptr ? id : "",
+                              std::string(natsMsg_GetData(m), static_cast<std::size_t>(natsMsg_GetDataLength(m)))});
       natsMsg_Destroy(m);
     }
   }
+  jsStreamInfo_Destroy(si);
   natsSubscription_Destroy(sub);
   jsCtx_Destroy(js);
   natsConnection_Destroy(conn);
@@ -389,9 +403,12 @@ TEST(Nats_JetStream, AServerKilledMidRunTheStreamHoldsEveryMessageOnce) {
               static_cast<unsigned long long>(rep.nats_published), static_cast<unsigned long long>(rep.nats_failed),
               static_cast<unsigned long long>(rep.nats_spilled), static_cast<unsigned long long>(rep.nats_acked),
               static_cast<unsigned long long>(rep.nats_duplicates), static_cast<unsigned long long>(rep.nats_ack_errors));
-  const auto stored = read_stream(server.url(), "tickpath.>");
+  const auto contents = read_stream(server.url(), "TICKPATH", "tickpath.>");
+  const auto& stored = contents.messages;
   // Each message acknowledged once; a retry of one the server had stored
   // before its answer was lost is acknowledged as a duplicate, not stored.
+  EXPECT_EQ(contents.server_count, rep.nats_acked) << "the server's own count";
+  EXPECT_EQ(stored.size(), contents.server_count) << "the consumer read the whole stream";
   EXPECT_EQ(stored.size(), rep.nats_acked);
   EXPECT_EQ(stored.size(), rep.nats_published) << "each message the engine made is in the stream once";
   std::map<std::string, std::uint64_t> ids, by_subject;

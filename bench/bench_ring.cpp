@@ -121,4 +121,6 @@ BENCHMARK_TEMPLATE(BM_Throughput, MoodyMpmc<Ev>, Ev)->Threads(2)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_PingPong, Ours<std::uint64_t>, std::uint64_t)->Threads(2)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_PingPong, Moody<std::uint64_t>, std::uint64_t)->Threads(2)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_PingPong, MoodyMpmc<std::uint64_t>, std::uint64_t)->Threads(2)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_PingPong, Ours<Ev>, Ev)->Threads(2)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_PingPong, Moody<Ev>, Ev)->Threads(2)->UseRealTime();
 TICKPATH_BENCHMARK_MAIN()

@@ -3,7 +3,9 @@
 #include <cstdint>
 #include <deque>
 #include <random>
+#include <string>
 #include <thread>
+#include <type_traits>
 
 #include "support/alloc_counter.hpp"
 #include "tickpath/infra/spsc_ring.hpp"
@@ -21,6 +23,44 @@ struct Item {
   std::uint64_t seq;
   std::uint64_t check;
 };
+// Two cache lines, as the engine's Event: the indexed layout.
+struct alignas(64) WideItem {
+  std::uint64_t seq = 0;
+  std::uint64_t check = 0;
+  char rest[112] = {};
+};
+
+static_assert(SpscRing<std::uint32_t, 64>::sequenced && SpscRing<Item, 64>::sequenced);
+static_assert(SpscRing<char[56], 64>::sequenced && !SpscRing<char[57], 64>::sequenced);
+static_assert(!SpscRing<WideItem, 64>::sequenced);
+
+std::uint64_t key(const std::uint32_t& v) { return v; }
+std::uint64_t key(const WideItem& v) { return v.seq; }
+template <typename T>
+T make(std::uint32_t i) {
+  if constexpr (std::is_same_v<T, std::uint32_t>) {
+    return i;
+  } else {
+    T v{};
+    v.seq = i;
+    v.check = i * 2654435761ULL;
+    v.rest[111] = static_cast<char>(i);
+    return v;
+  }
+}
+bool intact(const std::uint32_t&) { return true; }
+bool intact(const WideItem& v) { return v.check == v.seq * 2654435761ULL && v.rest[111] == static_cast<char>(v.seq); }
+
+template <typename T>
+class SpscRing_Layouts : public ::testing::Test {};
+using Elements = ::testing::Types<std::uint32_t, WideItem>;  // sequenced, indexed
+struct LayoutName {
+  template <typename T>
+  static std::string GetName(int) {
+    return SpscRing<T, 64>::sequenced ? "Sequenced" : "Indexed";
+  }
+};
+TYPED_TEST_SUITE(SpscRing_Layouts, Elements, LayoutName);
 }  // namespace
 
 TEST(SpscRing_Capacity, AllSlotsUsableAndFullIsRefused) {
@@ -37,47 +77,101 @@ TEST(SpscRing_Capacity, AllSlotsUsableAndFullIsRefused) {
   EXPECT_EQ(v, 7);  // a failed pop leaves the output alone
 }
 
-TEST(SpscRing_RandomWalk, MatchesStdDeque) {
-  SpscRing<std::uint32_t, 64> r;
-  std::deque<std::uint32_t> ref;
+TYPED_TEST(SpscRing_Layouts, RandomWalkMatchesStdDeque) {
+  using T = TypeParam;
+  auto r = std::make_unique<SpscRing<T, 64>>();
+  std::deque<std::uint64_t> ref;
   std::mt19937_64 rng(7);
   std::uint32_t next = 0;
-  std::uint32_t batch[32];
+  T batch[32];
   for (int step = 0; step < 1'000'000; ++step) {
-    const auto op = rng() % 5;
+    const auto op = rng() % 6;
     if (op < 2) {
-      const bool ok = r.try_push(next);
+      const bool ok = r->try_push(make<T>(next));
       EXPECT_EQ(ok, ref.size() < 64);
       if (ok) ref.push_back(next);
       ++next;
     } else if (op == 2) {
-      if (auto* slot = r.try_claim()) {
-        *slot = next;
-        r.publish();
+      if (auto* slot = r->try_claim()) {
+        *slot = make<T>(next);
+        r->publish();
         ref.push_back(next);
       } else {
         EXPECT_EQ(ref.size(), 64U);
       }
       ++next;
     } else if (op == 3) {
-      std::uint32_t v = 0;
-      const bool ok = r.try_pop(v);
+      T v{};
+      const bool ok = r->try_pop(v);
       ASSERT_EQ(ok, !ref.empty());
       if (ok) {
-        ASSERT_EQ(v, ref.front());
+        ASSERT_EQ(key(v), ref.front());
+        ASSERT_TRUE(intact(v));
         ref.pop_front();
+      }
+    } else if (op == 4) {
+      const T* f = r->front();
+      ASSERT_EQ(f != nullptr, !ref.empty());
+      if (f != nullptr) {
+        ASSERT_EQ(key(*f), ref.front());
+        if (rng() % 2 == 0) {
+          r->pop();
+          ref.pop_front();
+        }
       }
     } else {
       const std::size_t want = rng() % 32 + 1;
-      const std::size_t got = r.pop_batch(batch, want);
+      const std::size_t got = r->pop_batch(batch, want);
       ASSERT_EQ(got, std::min(want, ref.size()));
       for (std::size_t i = 0; i < got; ++i) {
-        ASSERT_EQ(batch[i], ref.front());
+        ASSERT_EQ(key(batch[i]), ref.front());
+        ASSERT_TRUE(intact(batch[i]));
         ref.pop_front();
       }
     }
-    ASSERT_EQ(r.size_guess(), ref.size());
+    ASSERT_EQ(r->size_guess(), ref.size());
   }
+}
+
+// Both sides on their own threads, the consumer alternating zero-copy reads
+// and batches, the producer alternating copies and in-place claims: every
+// element arrives once, in order, whole.
+TYPED_TEST(SpscRing_Layouts, TwoThreadsOrderAndContent) {
+  using T = TypeParam;
+  auto r = std::make_unique<SpscRing<T, 1024>>();
+  const std::uint64_t items = kItems / 4;
+  std::uint64_t received = 0, bad = 0;
+  std::thread consumer([&] {
+    std::uint64_t expect = 0;
+    while (expect < items) {
+      if (expect % 3 == 0) {
+        if (const T* f = r->front()) {
+          bad += (key(*f) != (expect & 0xffffffffU)) | !intact(*f);
+          r->pop();
+          ++expect;
+          ++received;
+        }
+        continue;
+      }
+      received += r->pop_batch(64, [&](const T& it) noexcept {
+        bad += (key(it) != (expect & 0xffffffffU)) | !intact(it);
+        ++expect;
+      });
+    }
+  });
+  for (std::uint64_t i = 0; i < items;) {
+    if (i % 2 == 0) {
+      if (r->try_push(make<T>(static_cast<std::uint32_t>(i)))) ++i;
+    } else if (T* slot = r->try_claim()) {
+      *slot = make<T>(static_cast<std::uint32_t>(i));
+      r->publish();
+      ++i;
+    }
+  }
+  consumer.join();
+  EXPECT_EQ(received, items);
+  EXPECT_EQ(bad, 0U);
+  EXPECT_EQ(r->size_guess(), 0U);
 }
 
 TEST(SpscRing_TwoThreads, OrderAndCountOverTensOfMillions) {

@@ -8,12 +8,24 @@
 //
 // Layout: each side owns one cache line holding its own index and its cached
 // copy of the other side's index, so the common case touches only local
-// lines; the other side's line is read only when the cache says the ring
-// looks full (producer) or empty (consumer). Indices count up forever
-// (64-bit), so all N slots are usable.
+// lines; the producer reads the consumer's line only when its cache says the
+// ring looks full. Indices count up forever (64-bit), so all N slots are
+// usable.
+//
+// How the consumer learns that an element is there depends on its size:
+// - Small elements (with an 8-byte sequence word beside them, at most one
+//   cache line): each slot carries the sequence number it was published
+//   under, and the consumer looks at the slot itself. A nearly empty ring
+//   then costs one line crossing per element (the slot's), not two (the
+//   producer's index, then the slot), which is what decides the one-way hop.
+//   A slot never straddles two lines.
+// - Larger elements (the 128-byte Event): the consumer reads the producer's
+//   index when its cached copy runs out, then the slots. A sequence word
+//   would add a line to every slot and the element still needs its own.
 #pragma once
 
 #include <atomic>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -34,12 +46,13 @@ class SpscRing {
   using value_type = T;
   static constexpr std::size_t capacity = N;
 
-  SpscRing() : slots_(static_cast<T*>(::operator new[](sizeof(T) * N, std::align_val_t{alignof(T) > kCacheLine ? alignof(T) : kCacheLine}))) {
-    for (std::size_t i = 0; i < N; ++i) new (&slots_[i]) T{};
+  // True when each slot carries its own publication sequence (see above).
+  static constexpr bool sequenced = alignof(T) <= 8 && (sizeof(T) + 7) / 8 * 8 + 8 <= kCacheLine;
+
+  SpscRing() : slots_(static_cast<Slot*>(::operator new[](sizeof(Slot) * N, std::align_val_t{kAlign}))) {
+    for (std::size_t i = 0; i < N; ++i) new (&slots_[i]) Slot{};
   }
-  ~SpscRing() {
-    ::operator delete[](slots_, std::align_val_t{alignof(T) > kCacheLine ? alignof(T) : kCacheLine});
-  }
+  ~SpscRing() { ::operator delete[](slots_, std::align_val_t{kAlign}); }
   SpscRing(const SpscRing&) = delete;
   SpscRing& operator=(const SpscRing&) = delete;
 
@@ -68,9 +81,17 @@ class SpscRing {
     if constexpr (kWriteAhead < N)
       if ((w % kPerLine) == 0 && w + kWriteAhead - prod_.cached_other < N)
         prefetch_write(&slots_[(w + kWriteAhead) & (N - 1)]);
-    return &slots_[w & (N - 1)];
+    return value(w);
   }
-  void publish() noexcept { prod_.index.store(++prod_.mine, std::memory_order_release); }
+  void publish() noexcept {
+    const std::uint64_t w = prod_.mine++;
+    if constexpr (sequenced) {
+      slots_[w & (N - 1)].seq.store(w + 1, std::memory_order_release);
+      prod_.index.store(w + 1, std::memory_order_relaxed);  // read by size_guess() only
+    } else {
+      prod_.index.store(w + 1, std::memory_order_release);
+    }
+  }
 
   // --- consumer side ---
 
@@ -85,11 +106,13 @@ class SpscRing {
   // Zero-copy read: the oldest element, or nullptr when empty. Valid until pop().
   [[nodiscard]] const T* front() noexcept {
     const std::uint64_t r = cons_.mine;
-    if (r == cons_.cached_other) {
+    if constexpr (sequenced) {
+      if (slots_[r & (N - 1)].seq.load(std::memory_order_acquire) != r + 1) return nullptr;
+    } else if (r == cons_.cached_other) {
       cons_.cached_other = prod_.index.load(std::memory_order_acquire);
       if (r == cons_.cached_other) return nullptr;
     }
-    return &slots_[r & (N - 1)];
+    return value(r);
   }
   void pop() noexcept { cons_.index.store(++cons_.mine, std::memory_order_release); }
 
@@ -98,19 +121,30 @@ class SpscRing {
   template <typename Fn>
   std::size_t pop_batch(std::size_t max, Fn&& fn) noexcept(noexcept(fn(std::declval<const T&>()))) {
     const std::uint64_t r = cons_.mine;
-    std::uint64_t avail = cons_.cached_other - r;
-    if (avail < max) {  // the cache may be stale: look at the producer once
-      cons_.cached_other = prod_.index.load(std::memory_order_acquire);
-      avail = cons_.cached_other - r;
-      if (avail == 0) return 0;
-    }
-    const std::size_t n = avail < max ? static_cast<std::size_t>(avail) : max;
-    // Published slots behind the first start their trip from the producer's
-    // core now, while the first is handled.
-    for (std::size_t i = 1; i < n && i <= kPrefetchSlots; ++i) prefetch(&slots_[(r + i) & (N - 1)]);
-    for (std::size_t i = 0; i < n; ++i) {
-      if (i + kPrefetchSlots + 1 < n) prefetch(&slots_[(r + i + kPrefetchSlots + 1) & (N - 1)]);
-      fn(static_cast<const T&>(slots_[(r + i) & (N - 1)]));
+    std::size_t n = 0;
+    if constexpr (sequenced) {
+      // Each slot says whether it is published; the slots run on in order
+      // through the line, which the hardware prefetcher follows.
+      while (n < max && slots_[(r + n) & (N - 1)].seq.load(std::memory_order_acquire) == r + n + 1) {
+        fn(static_cast<const T&>(*value(r + n)));
+        ++n;
+      }
+      if (n == 0) return 0;
+    } else {
+      std::uint64_t avail = cons_.cached_other - r;
+      if (avail < max) {  // the cache may be stale: look at the producer once
+        cons_.cached_other = prod_.index.load(std::memory_order_acquire);
+        avail = cons_.cached_other - r;
+        if (avail == 0) return 0;
+      }
+      n = avail < max ? static_cast<std::size_t>(avail) : max;
+      // Published slots behind the first start their trip from the producer's
+      // core now, while the first is handled.
+      for (std::size_t i = 1; i < n && i <= kPrefetchSlots; ++i) prefetch(&slots_[(r + i) & (N - 1)]);
+      for (std::size_t i = 0; i < n; ++i) {
+        if (i + kPrefetchSlots + 1 < n) prefetch(&slots_[(r + i + kPrefetchSlots + 1) & (N - 1)]);
+        fn(static_cast<const T&>(*value(r + i)));
+      }
     }
     cons_.mine = r + n;
     cons_.index.store(r + n, std::memory_order_release);
@@ -130,15 +164,31 @@ class SpscRing {
   }
 
  private:
+  // A sequenced slot: the element, then the sequence it was published under
+  // (index + 1; 0 before its first use), padded to a power of two so that
+  // slots tile cache lines.
+  struct alignas(std::bit_ceil((sizeof(T) + 7) / 8 * 8 + 8)) SequencedSlot {
+    T value{};
+    std::atomic<std::uint64_t> seq{0};
+  };
+  using Slot = std::conditional_t<sequenced, SequencedSlot, T>;
+  static_assert(!sequenced || (sizeof(Slot) <= kCacheLine && kCacheLine % sizeof(Slot) == 0));
+  static constexpr std::size_t kAlign = alignof(Slot) > kCacheLine ? alignof(Slot) : kCacheLine;
+
+  T* value(std::uint64_t i) noexcept {
+    if constexpr (sequenced) return &slots_[i & (N - 1)].value;
+    else return &slots_[i & (N - 1)];
+  }
+
   static constexpr std::size_t kPrefetchSlots = 4;
-  static constexpr std::size_t kPerLine = sizeof(T) >= kCacheLine ? 1 : kCacheLine / sizeof(T);
+  static constexpr std::size_t kPerLine = sizeof(Slot) >= kCacheLine ? 1 : kCacheLine / sizeof(Slot);
   static constexpr std::size_t kWriteAhead = kPrefetchSlots * kPerLine;  // (rings smaller than this: no write prefetch)
-  static void prefetch_write(const T* p) noexcept {
-    for (std::size_t off = 0; off < sizeof(T); off += kCacheLine)
+  static void prefetch_write(const Slot* p) noexcept {
+    for (std::size_t off = 0; off < sizeof(Slot); off += kCacheLine)
       __builtin_prefetch(reinterpret_cast<const char*>(p) + off, 1, 3);
   }
-  static void prefetch(const T* p) noexcept {
-    for (std::size_t off = 0; off < sizeof(T); off += kCacheLine)
+  static void prefetch(const Slot* p) noexcept {
+    for (std::size_t off = 0; off < sizeof(Slot); off += kCacheLine)
       __builtin_prefetch(reinterpret_cast<const char*>(p) + off, 0, 3);
   }
   struct alignas(kCacheLine) Side {
@@ -148,7 +198,7 @@ class SpscRing {
   };
   Side prod_;
   Side cons_;
-  T* const slots_;
+  Slot* const slots_;
   char pad_[kCacheLine - sizeof(T*)] = {};
 };
 

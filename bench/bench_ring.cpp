@@ -55,7 +55,7 @@ template <typename T>
 T make(std::uint64_t i) {
   T v{};
   if constexpr (std::is_same_v<T, std::uint64_t>) v = i;
-  else v.frame_seq = static_cast<std::uint32_t>(i);
+  else v.trade.id = static_cast<std::int64_t>(i);
   return v;
 }
 

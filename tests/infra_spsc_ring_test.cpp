@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "support/alloc_counter.hpp"
+#include "tickpath/infra/event.hpp"
 #include "tickpath/infra/spsc_ring.hpp"
 
 using tickpath::infra::SpscRing;
@@ -30,12 +31,26 @@ struct alignas(64) WideItem {
   char rest[112] = {};
 };
 
+// Two cache lines with a word reserved for the ring in the first, as Event.
+struct alignas(64) TaggedItem {
+  std::uint32_t head = 0;
+  std::uint32_t ring_seq = 0;
+  std::uint64_t seq = 0;
+  std::uint64_t check = 0;
+  char rest[104] = {};
+};
+
 static_assert(SpscRing<std::uint32_t, 64>::sequenced && SpscRing<Item, 64>::sequenced);
 static_assert(SpscRing<char[56], 64>::sequenced && !SpscRing<char[57], 64>::sequenced);
 static_assert(!SpscRing<WideItem, 64>::sequenced);
+static_assert(SpscRing<TaggedItem, 64>::seq_in_element && SpscRing<tickpath::infra::Event, 64>::seq_in_element);
+static_assert(!SpscRing<Item, 64>::seq_in_element && !SpscRing<WideItem, 64>::seq_in_element);
 
 std::uint64_t key(const std::uint32_t& v) { return v; }
-std::uint64_t key(const WideItem& v) { return v.seq; }
+template <typename T>
+std::uint64_t key(const T& v) {
+  return v.seq;
+}
 template <typename T>
 T make(std::uint32_t i) {
   if constexpr (std::is_same_v<T, std::uint32_t>) {
@@ -44,20 +59,41 @@ T make(std::uint32_t i) {
     T v{};
     v.seq = i;
     v.check = i * 2654435761ULL;
-    v.rest[111] = static_cast<char>(i);
+    v.rest[sizeof(v.rest) - 1] = static_cast<char>(i);
+    if constexpr (std::is_same_v<T, TaggedItem>) v.head = ~i;
     return v;
   }
 }
 bool intact(const std::uint32_t&) { return true; }
-bool intact(const WideItem& v) { return v.check == v.seq * 2654435761ULL && v.rest[111] == static_cast<char>(v.seq); }
+template <typename T>
+bool intact(const T& v) {
+  bool ok = v.check == v.seq * 2654435761ULL && v.rest[sizeof(v.rest) - 1] == static_cast<char>(v.seq);
+  if constexpr (std::is_same_v<T, TaggedItem>) ok &= v.head == static_cast<std::uint32_t>(~v.seq);
+  return ok;
+}
+// A claimed slot written in place, or (where the element carries the ring's
+// sequence and there is no in-place claim) a push.
+template <typename Ring, typename T>
+bool claim_or_push(Ring& r, const T& v) {
+  if constexpr (Ring::seq_in_element) {
+    return r.try_push(v);
+  } else {
+    T* slot = r.try_claim();
+    if (slot == nullptr) return false;
+    *slot = v;
+    r.publish();
+    return true;
+  }
+}
 
 template <typename T>
 class SpscRing_Layouts : public ::testing::Test {};
-using Elements = ::testing::Types<std::uint32_t, WideItem>;  // sequenced, indexed
+using Elements = ::testing::Types<std::uint32_t, TaggedItem, WideItem>;
 struct LayoutName {
   template <typename T>
   static std::string GetName(int) {
-    return SpscRing<T, 64>::sequenced ? "Sequenced" : "Indexed";
+    using R = SpscRing<T, 64>;
+    return R::seq_in_element ? "SeqInElement" : R::sequenced ? "SeqInSlot" : "Indexed";
   }
 };
 TYPED_TEST_SUITE(SpscRing_Layouts, Elements, LayoutName);
@@ -92,9 +128,7 @@ TYPED_TEST(SpscRing_Layouts, RandomWalkMatchesStdDeque) {
       if (ok) ref.push_back(next);
       ++next;
     } else if (op == 2) {
-      if (auto* slot = r->try_claim()) {
-        *slot = make<T>(next);
-        r->publish();
+      if (claim_or_push(*r, make<T>(next))) {
         ref.push_back(next);
       } else {
         EXPECT_EQ(ref.size(), 64U);
@@ -162,9 +196,7 @@ TYPED_TEST(SpscRing_Layouts, TwoThreadsOrderAndContent) {
   for (std::uint64_t i = 0; i < items;) {
     if (i % 2 == 0) {
       if (r->try_push(make<T>(static_cast<std::uint32_t>(i)))) ++i;
-    } else if (T* slot = r->try_claim()) {
-      *slot = make<T>(static_cast<std::uint32_t>(i));
-      r->publish();
+    } else if (claim_or_push(*r, make<T>(static_cast<std::uint32_t>(i)))) {
       ++i;
     }
   }

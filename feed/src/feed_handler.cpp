@@ -165,7 +165,6 @@ RejectReason FeedHandler::on_frame(const char* data, std::size_t len, std::strin
 
   fill_event(msg_, out);
   out.symbol = id;
-  out.frame_seq = static_cast<std::uint32_t>(counters_.frames.load(std::memory_order_relaxed));
   if (dedup_ && duplicate(out)) {
     bump(counters_.duplicates);
     return RejectReason::duplicate;

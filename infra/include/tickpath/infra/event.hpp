@@ -97,7 +97,10 @@ struct alignas(64) Event {
   EventType type = EventType::none;
   std::uint8_t flags = 0;
   SymbolId symbol = kNoSymbol;
-  std::uint32_t frame_seq = 0;       // low 32 bits of the feed's frame counter
+  // Reserved for the SpscRing that carries the event: it writes the event's
+  // publication sequence here, in the first line, and the consumer waits on
+  // it (one line crossing per event). Producers never write it.
+  std::uint32_t ring_seq = 0;
   std::int64_t exchange_time_ms = 0;  // "E"; 0 where Binance sends none (bookTicker, partial depth)
   std::uint64_t rx_tick = 0;          // transport handed the bytes over
   std::uint64_t parsed_tick = 0;      // event built

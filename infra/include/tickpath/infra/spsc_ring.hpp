@@ -12,22 +12,28 @@
 // ring looks full. Indices count up forever (64-bit), so all N slots are
 // usable.
 //
-// How the consumer learns that an element is there depends on its size:
+// How the consumer learns that an element is there (the first two are
+// "sequenced": the consumer looks at the slot itself, so a nearly empty ring
+// costs one line crossing per element, the slot's, not two, the producer's
+// index and then the slot; that is what decides the one-way hop):
+// - Elements that reserve a word for the ring (a member `std::uint32_t
+//   ring_seq`, as the engine's Event does in its first cache line): the
+//   ring stores the element's publication sequence there. try_push copies
+//   every other byte; the producer never writes that member, so there is no
+//   in-place try_claim for such elements.
 // - Small elements (with an 8-byte sequence word beside them, at most one
-//   cache line): each slot carries the sequence number it was published
-//   under, and the consumer looks at the slot itself. A nearly empty ring
-//   then costs one line crossing per element (the slot's), not two (the
-//   producer's index, then the slot), which is what decides the one-way hop.
-//   A slot never straddles two lines.
-// - Larger elements (the 128-byte Event): the consumer reads the producer's
-//   index when its cached copy runs out, then the slots. A sequence word
-//   would add a line to every slot and the element still needs its own.
+//   cache line): each slot holds the element and the sequence, padded so
+//   that a slot never straddles two lines.
+// - Other elements: the consumer reads the producer's index when its cached
+//   copy runs out, then the slots. A sequence word would add a line to every
+//   slot.
 #pragma once
 
 #include <atomic>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <new>
 #include <type_traits>
@@ -35,6 +41,10 @@
 namespace tickpath::infra {
 
 inline constexpr std::size_t kCacheLine = 64;
+
+// An element with a word the ring may use for its publication sequence.
+template <typename T>
+concept CarriesRingSeq = std::is_same_v<decltype(T::ring_seq), std::uint32_t>;
 
 template <typename T, std::size_t N>
 class SpscRing {
@@ -46,8 +56,11 @@ class SpscRing {
   using value_type = T;
   static constexpr std::size_t capacity = N;
 
-  // True when each slot carries its own publication sequence (see above).
-  static constexpr bool sequenced = alignof(T) <= 8 && (sizeof(T) + 7) / 8 * 8 + 8 <= kCacheLine;
+  // The sequence lives in the element's own `ring_seq` (see above).
+  static constexpr bool seq_in_element = CarriesRingSeq<T>;
+  // The consumer reads each slot's publication sequence, not the producer's index.
+  static constexpr bool sequenced =
+      seq_in_element || (alignof(T) <= 8 && (sizeof(T) + 7) / 8 * 8 + 8 <= kCacheLine);
 
   SpscRing() : slots_(static_cast<Slot*>(::operator new[](sizeof(Slot) * N, std::align_val_t{kAlign}))) {
     for (std::size_t i = 0; i < N; ++i) new (&slots_[i]) Slot{};
@@ -59,9 +72,15 @@ class SpscRing {
   // --- producer side ---
 
   [[nodiscard]] bool try_push(const T& v) noexcept {
-    T* slot = try_claim();
+    T* slot = claim();
     if (slot == nullptr) return false;
-    *slot = v;
+    if constexpr (seq_in_element) {  // all but the sequence, which the consumer may be reading
+      constexpr std::size_t at = offsetof(T, ring_seq), after = at + sizeof(std::uint32_t);
+      std::memcpy(static_cast<void*>(slot), &v, at);
+      std::memcpy(reinterpret_cast<char*>(slot) + after, reinterpret_cast<const char*>(&v) + after, sizeof(T) - after);
+    } else {
+      *slot = v;
+    }
     publish();
     return true;
   }
@@ -69,25 +88,19 @@ class SpscRing {
   // Zero-copy push: a slot to write in place, or nullptr when full. The slot
   // becomes visible to the consumer only at publish(). Claim again without a
   // publish and you get the same slot.
-  [[nodiscard]] T* try_claim() noexcept {
-    const std::uint64_t w = prod_.mine;
-    if (w - prod_.cached_other >= N) {
-      prod_.cached_other = cons_.index.load(std::memory_order_acquire);
-      if (w - prod_.cached_other >= N) return nullptr;
-    }
-    // The line a few slots ahead, for writing, while it is known free: it
-    // was last read on the consumer's core, and now comes back (owned)
-    // before it is written. Small elements: once per line.
-    if constexpr (kWriteAhead < N)
-      if ((w % kPerLine) == 0 && w + kWriteAhead - prod_.cached_other < N)
-        prefetch_write(&slots_[(w + kWriteAhead) & (N - 1)]);
-    return value(w);
+  [[nodiscard]] T* try_claim() noexcept
+    requires(!seq_in_element)
+  {
+    return claim();
   }
   void publish() noexcept {
     const std::uint64_t w = prod_.mine++;
-    if constexpr (sequenced) {
-      slots_[w & (N - 1)].seq.store(w + 1, std::memory_order_release);
+    if constexpr (seq_in_element) {
+      std::atomic_ref<std::uint32_t>(value(w)->ring_seq).store(static_cast<std::uint32_t>(w + 1), std::memory_order_release);
       prod_.index.store(w + 1, std::memory_order_relaxed);  // read by size_guess() only
+    } else if constexpr (kSlotSeq) {
+      slots_[w & (N - 1)].seq.store(w + 1, std::memory_order_release);
+      prod_.index.store(w + 1, std::memory_order_relaxed);
     } else {
       prod_.index.store(w + 1, std::memory_order_release);
     }
@@ -107,7 +120,7 @@ class SpscRing {
   [[nodiscard]] const T* front() noexcept {
     const std::uint64_t r = cons_.mine;
     if constexpr (sequenced) {
-      if (slots_[r & (N - 1)].seq.load(std::memory_order_acquire) != r + 1) return nullptr;
+      if (!published(r)) return nullptr;
     } else if (r == cons_.cached_other) {
       cons_.cached_other = prod_.index.load(std::memory_order_acquire);
       if (r == cons_.cached_other) return nullptr;
@@ -123,9 +136,10 @@ class SpscRing {
     const std::uint64_t r = cons_.mine;
     std::size_t n = 0;
     if constexpr (sequenced) {
-      // Each slot says whether it is published; the slots run on in order
-      // through the line, which the hardware prefetcher follows.
-      while (n < max && slots_[(r + n) & (N - 1)].seq.load(std::memory_order_acquire) == r + n + 1) {
+      // Each slot says whether it is published. No prefetching ahead: a
+      // line not yet written would be pulled away from the producer; the
+      // slots follow each other in memory, which the hardware prefetcher sees.
+      while (n < max && published(r + n)) {
         fn(static_cast<const T&>(*value(r + n)));
         ++n;
       }
@@ -171,13 +185,40 @@ class SpscRing {
     T value{};
     std::atomic<std::uint64_t> seq{0};
   };
-  using Slot = std::conditional_t<sequenced, SequencedSlot, T>;
-  static_assert(!sequenced || (sizeof(Slot) <= kCacheLine && kCacheLine % sizeof(Slot) == 0));
+  static constexpr bool kSlotSeq = sequenced && !seq_in_element;
+  using Slot = std::conditional_t<kSlotSeq, SequencedSlot, T>;
+  static_assert(!kSlotSeq || (sizeof(Slot) <= kCacheLine && kCacheLine % sizeof(Slot) == 0));
   static constexpr std::size_t kAlign = alignof(Slot) > kCacheLine ? alignof(Slot) : kCacheLine;
 
+  T* claim() noexcept {
+    const std::uint64_t w = prod_.mine;
+    if (w - prod_.cached_other >= N) {
+      prod_.cached_other = cons_.index.load(std::memory_order_acquire);
+      if (w - prod_.cached_other >= N) return nullptr;
+    }
+    // The line a few slots ahead, for writing, while it is known free: it
+    // was last read on the consumer's core, and now comes back (owned)
+    // before it is written. Small elements: once per line.
+    if constexpr (kWriteAhead < N)
+      if ((w % kPerLine) == 0 && w + kWriteAhead - prod_.cached_other < N)
+        prefetch_write(&slots_[(w + kWriteAhead) & (N - 1)]);
+    return value(w);
+  }
+
   T* value(std::uint64_t i) noexcept {
-    if constexpr (sequenced) return &slots_[i & (N - 1)].value;
+    if constexpr (kSlotSeq) return &slots_[i & (N - 1)].value;
     else return &slots_[i & (N - 1)];
+  }
+  // Has the producer published index i (sequenced layouts)?
+  bool published(std::uint64_t i) noexcept {
+    if constexpr (seq_in_element) {
+      static_assert(std::is_standard_layout_v<T> &&
+                    offsetof(T, ring_seq) % std::atomic_ref<std::uint32_t>::required_alignment == 0);
+      return std::atomic_ref<std::uint32_t>(value(i)->ring_seq).load(std::memory_order_acquire) ==
+             static_cast<std::uint32_t>(i + 1);
+    } else {
+      return slots_[i & (N - 1)].seq.load(std::memory_order_acquire) == i + 1;
+    }
   }
 
   static constexpr std::size_t kPrefetchSlots = 4;

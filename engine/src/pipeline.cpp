@@ -724,14 +724,14 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
       if constexpr (!Warm) sstats->indicators.record(clock.delta_ns(dq, features));
       const bool ok = policy->forward(obs.data(), out);
       const std::uint64_t decided = stamp();
-      if constexpr (!Warm) sstats->policy.record(clock.delta_ns(features, decided));
       if (!ok && market->symbol(ev.symbol).features.bars() < strategy::kObservationWarmupBars) {
         if constexpr (!Warm) {
           sstats->warmup_skips.add(1);  // indicators still inside their lookback: no decision yet
           sstats->end_to_end.record(clock.delta_ns(ev.rx_tick, decided));
         }
-        return;
+        return;  // the network declined at its input check: not a forward pass, not timed as one
       }
+      if constexpr (!Warm) sstats->policy.record(clock.delta_ns(features, decided));
       strategy::Decision d;
       if (ok) {
         d = decider.decide(out, policy->n_actions(), ev.symbol, st.last_time_ms);

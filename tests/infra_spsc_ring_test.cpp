@@ -11,6 +11,7 @@
 #include "tickpath/infra/event.hpp"
 #include "tickpath/infra/spsc_ring.hpp"
 
+using tickpath::infra::RingWait;
 using tickpath::infra::SpscRing;
 
 namespace {
@@ -45,6 +46,7 @@ static_assert(SpscRing<char[56], 64>::sequenced && !SpscRing<char[57], 64>::sequ
 static_assert(!SpscRing<WideItem, 64>::sequenced);
 static_assert(SpscRing<TaggedItem, 64>::seq_in_element && SpscRing<tickpath::infra::Event, 64>::seq_in_element);
 static_assert(!SpscRing<Item, 64>::seq_in_element && !SpscRing<WideItem, 64>::seq_in_element);
+static_assert(!SpscRing<Item, 64, RingWait::index>::sequenced && !SpscRing<TaggedItem, 64, RingWait::index>::sequenced);
 
 std::uint64_t key(const std::uint32_t& v) { return v; }
 template <typename T>
@@ -88,11 +90,19 @@ bool claim_or_push(Ring& r, const T& v) {
 
 template <typename T>
 class SpscRing_Layouts : public ::testing::Test {};
-using Elements = ::testing::Types<std::uint32_t, TaggedItem, WideItem>;
+// An element type and what the ring's consumer waits on.
+template <typename E, RingWait W>
+struct Layout {
+  using T = E;
+  static constexpr RingWait wait = W;
+};
+using Elements = ::testing::Types<Layout<std::uint32_t, RingWait::hop>, Layout<TaggedItem, RingWait::hop>,
+                                  Layout<WideItem, RingWait::hop>, Layout<TaggedItem, RingWait::index>>;
 struct LayoutName {
-  template <typename T>
+  template <typename L>
   static std::string GetName(int) {
-    using R = SpscRing<T, 64>;
+    using R = SpscRing<typename L::T, 64, L::wait>;
+    if (L::wait == RingWait::index) return "IndexChosen";
     return R::seq_in_element ? "SeqInElement" : R::sequenced ? "SeqInSlot" : "Indexed";
   }
 };
@@ -114,8 +124,8 @@ TEST(SpscRing_Capacity, AllSlotsUsableAndFullIsRefused) {
 }
 
 TYPED_TEST(SpscRing_Layouts, RandomWalkMatchesStdDeque) {
-  using T = TypeParam;
-  auto r = std::make_unique<SpscRing<T, 64>>();
+  using T = typename TypeParam::T;
+  auto r = std::make_unique<SpscRing<T, 64, TypeParam::wait>>();
   std::deque<std::uint64_t> ref;
   std::mt19937_64 rng(7);
   std::uint32_t next = 0;
@@ -171,8 +181,8 @@ TYPED_TEST(SpscRing_Layouts, RandomWalkMatchesStdDeque) {
 // and batches, the producer alternating copies and in-place claims: every
 // element arrives once, in order, whole.
 TYPED_TEST(SpscRing_Layouts, TwoThreadsOrderAndContent) {
-  using T = TypeParam;
-  auto r = std::make_unique<SpscRing<T, 1024>>();
+  using T = typename TypeParam::T;
+  auto r = std::make_unique<SpscRing<T, 1024, TypeParam::wait>>();
   const std::uint64_t items = kItems / 4;
   std::uint64_t received = 0, bad = 0;
   std::thread consumer([&] {

@@ -33,7 +33,7 @@ namespace tickpath::engine {
 namespace {
 
 using Ring = infra::SpscRing<infra::Event, 1U << 16>;
-using SignalRing = infra::SpscRing<infra::Signal, 1U << 16>;
+using SignalRing = infra::SpscRing<infra::Signal, 1U << 16, infra::RingWait::index>;  // drained by the io thread every 10 ms
 constexpr std::uint32_t kBookLevels = 5000;  // per side: Binance's deepest REST snapshot
 constexpr std::size_t kHeldDiffBytes = 1U << 20;  // per book, diffs held while a snapshot is fetched
 constexpr double kUiPublishNs = 50e6;     // a symbol's dashboard frame at most every 50 ms (and on bars, trades)

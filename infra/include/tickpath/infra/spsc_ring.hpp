@@ -24,9 +24,12 @@
 // - Small elements (with an 8-byte sequence word beside them, at most one
 //   cache line): each slot holds the element and the sequence, padded so
 //   that a slot never straddles two lines.
-// - Other elements: the consumer reads the producer's index when its cached
-//   copy runs out, then the slots. A sequence word would add a line to every
-//   slot.
+// - Other elements, and any ring declared with RingWait::index: the
+//   consumer reads the producer's index when its cached copy runs out, then
+//   the slots. A sequence word would add a line to every slot. A ring that
+//   is drained in large batches now and then (by the io thread) is better
+//   served by the index too: one acquire per batch instead of one per
+//   element, and the slots behind the first are prefetched.
 #pragma once
 
 #include <atomic>
@@ -46,7 +49,12 @@ inline constexpr std::size_t kCacheLine = 64;
 template <typename T>
 concept CarriesRingSeq = std::is_same_v<decltype(T::ring_seq), std::uint32_t>;
 
-template <typename T, std::size_t N>
+// What the consumer waits on (see above): `hop` picks the sequenced layouts
+// where the element allows them, for a consumer that keeps up with the
+// producer; `index` always uses the producer's index, for batch drains.
+enum class RingWait : std::uint8_t { hop, index };
+
+template <typename T, std::size_t N, RingWait Wait = RingWait::hop>
 class SpscRing {
   static_assert(N >= 2 && (N & (N - 1)) == 0, "SpscRing capacity must be a power of two");
   static_assert(std::is_trivially_copyable_v<T>, "SpscRing holds trivially copyable events only");
@@ -57,10 +65,11 @@ class SpscRing {
   static constexpr std::size_t capacity = N;
 
   // The sequence lives in the element's own `ring_seq` (see above).
-  static constexpr bool seq_in_element = CarriesRingSeq<T>;
+  static constexpr bool seq_in_element = Wait == RingWait::hop && CarriesRingSeq<T>;
   // The consumer reads each slot's publication sequence, not the producer's index.
   static constexpr bool sequenced =
-      seq_in_element || (alignof(T) <= 8 && (sizeof(T) + 7) / 8 * 8 + 8 <= kCacheLine);
+      seq_in_element ||
+      (Wait == RingWait::hop && alignof(T) <= 8 && (sizeof(T) + 7) / 8 * 8 + 8 <= kCacheLine);
 
   SpscRing() : slots_(static_cast<Slot*>(::operator new[](sizeof(Slot) * N, std::align_val_t{kAlign}))) {
     for (std::size_t i = 0; i < N; ++i) new (&slots_[i]) Slot{};
@@ -209,9 +218,14 @@ class SpscRing {
     if constexpr (kSlotSeq) return &slots_[i & (N - 1)].value;
     else return &slots_[i & (N - 1)];
   }
-  // Has the producer published index i (sequenced layouts)?
+  // Has the producer published index i (sequenced layouts)? In the element
+  // the sequence is the low 32 bits of i + 1; it wraps, but a slot waiting
+  // for index i still holds i + 1 - N (mod 2^32), or 0 before its first use
+  // (and i + 1 wraps to 0 only long after every slot has been used), so the
+  // two never agree while N < 2^32.
   bool published(std::uint64_t i) noexcept {
     if constexpr (seq_in_element) {
+      static_assert(N < (std::uint64_t{1} << 32));
       static_assert(std::is_standard_layout_v<T> &&
                     offsetof(T, ring_seq) % std::atomic_ref<std::uint32_t>::required_alignment == 0);
       return std::atomic_ref<std::uint32_t>(value(i)->ring_seq).load(std::memory_order_acquire) ==

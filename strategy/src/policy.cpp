@@ -100,8 +100,6 @@ struct Policy::Packed {
   kernels::ForwardFn fn = nullptr;
   float* x = nullptr;        // normalised observation, padded
   float* scratch = nullptr;  // 4 x kMaxHidden
-  float* mean = nullptr;
-  float* inv_std = nullptr;
   explicit Packed(std::size_t floats) : storage(floats) {}
 };
 
@@ -169,14 +167,18 @@ Policy::Policy(const PolicyModel& model, PolicyBackend backend) : model_(model),
   net.relu = model_.activation == Activation::relu ? 1 : 0;
   packed_->x = take(obs_p);
   packed_->scratch = take(4 * kMaxHidden);
-  packed_->mean = take(obs_p);
-  packed_->inv_std = take(obs_p);
+  float* mean = take(obs_p);
+  float* inv_std = take(obs_p);
   for (std::uint32_t i = 0; i < model_.n_obs; ++i) {
-    packed_->mean[i] = model_.has_normalisation ? model_.obs_mean[i] : 0.0f;
-    packed_->inv_std[i] = model_.has_normalisation
-                              ? static_cast<float>(1.0 / std::sqrt(static_cast<double>(model_.obs_var[i]) + model_.epsilon))
-                              : 1.0f;
+    mean[i] = model_.has_normalisation ? model_.obs_mean[i] : 0.0f;
+    inv_std[i] = model_.has_normalisation
+                     ? static_cast<float>(1.0 / std::sqrt(static_cast<double>(model_.obs_var[i]) + model_.epsilon))
+                     : 1.0f;
   }
+  net.mean = mean;
+  net.inv_std = inv_std;
+  net.clip = model_.has_normalisation ? model_.clip_obs : 3.4e38f;
+  net.n_obs = model_.n_obs;
   if (backend_ == PolicyBackend::avx2) packed_->fn = &kernels::forward_avx2;
   if (backend_ == PolicyBackend::avx512) packed_->fn = &kernels::forward_avx512;
 }
@@ -209,38 +211,41 @@ void Policy::forward_scalar(const double* x, double* logits, double& value) cons
 }
 
 bool Policy::forward(const float* raw, PolicyOutput& out) noexcept {
-  const std::uint32_t n = model_.n_obs;
-  for (std::uint32_t i = 0; i < n; ++i) {
-    if (!std::isfinite(raw[i])) {
+  if (backend_ != PolicyBackend::scalar) {
+    // The vector kernels do the whole pass: input check, normalisation,
+    // both networks, the heads and the softmax.
+    std::uint32_t action = 0;
+    if (!packed_->fn(packed_->net, raw, packed_->x, packed_->scratch, out.probs.data(), &out.value, &action)) {
       ++non_finite_;
       out = PolicyOutput{};  // HOLD, no probabilities, no confidence
       return false;
     }
+    out.action = static_cast<std::uint8_t>(action);
+    out.confidence = out.probs[action];
+    return true;
   }
+  const std::uint32_t n = model_.n_obs;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    if (!std::isfinite(raw[i])) {
+      ++non_finite_;
+      out = PolicyOutput{};
+      return false;
+    }
+  }
+  // VecNormalize in double: (x - mean) / sqrt(var + eps), clipped.
+  double x[kMaxObs], dl[kMaxActions], v = 0;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    double z = raw[i];
+    if (model_.has_normalisation) {
+      z = (z - model_.obs_mean[i]) / std::sqrt(static_cast<double>(model_.obs_var[i]) + model_.epsilon);
+      z = std::fmin(std::fmax(z, -static_cast<double>(model_.clip_obs)), static_cast<double>(model_.clip_obs));
+    }
+    x[i] = z;
+  }
+  forward_scalar(x, dl, v);
   float logits[kMaxActions];
-  if (backend_ == PolicyBackend::scalar) {
-    // VecNormalize in double: (x - mean) / sqrt(var + eps), clipped.
-    double x[kMaxObs], dl[kMaxActions], v = 0;
-    for (std::uint32_t i = 0; i < n; ++i) {
-      double z = raw[i];
-      if (model_.has_normalisation) {
-        z = (z - model_.obs_mean[i]) / std::sqrt(static_cast<double>(model_.obs_var[i]) + model_.epsilon);
-        z = std::fmin(std::fmax(z, -static_cast<double>(model_.clip_obs)), static_cast<double>(model_.clip_obs));
-      }
-      x[i] = z;
-    }
-    forward_scalar(x, dl, v);
-    for (std::uint32_t a = 0; a < model_.n_actions; ++a) logits[a] = static_cast<float>(dl[a]);
-    out.value = static_cast<float>(v);
-  } else {
-    float* x = packed_->x;
-    const float clip = model_.has_normalisation ? model_.clip_obs : 3.4e38f;
-    for (std::uint32_t i = 0; i < n; ++i) {
-      const float z = (raw[i] - packed_->mean[i]) * packed_->inv_std[i];
-      x[i] = z < -clip ? -clip : z > clip ? clip : z;
-    }
-    packed_->fn(packed_->net, x, packed_->scratch, logits, &out.value);
-  }
+  for (std::uint32_t a = 0; a < model_.n_actions; ++a) logits[a] = static_cast<float>(dl[a]);
+  out.value = static_cast<float>(v);
   out.action = softmax_argmax(logits, model_.n_actions, out.probs.data());
   out.confidence = out.probs[out.action];
   return true;

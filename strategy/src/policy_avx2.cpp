@@ -8,29 +8,41 @@ namespace tickpath::strategy::kernels {
 
 namespace {
 
-// Same tanh as the AVX-512 kernel (see there), 8 lanes; 2^k by adding k to
-// the exponent field.
+// The AVX-512 kernel's exp and tanh (see there), 8 lanes; the reciprocal is
+// a divide here.
+inline __m256 exp_core(__m256 v) {
+  const __m256 magic = _mm256_set1_ps(12582912.0f);
+  const __m256 t = _mm256_fmadd_ps(v, _mm256_set1_ps(1.44269504088896341f), magic);
+  const __m256 k = _mm256_sub_ps(t, magic);
+  __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693359375f), v);
+  r = _mm256_fnmadd_ps(k, _mm256_set1_ps(-2.12194440e-4f), r);
+  const __m256 r2 = _mm256_mul_ps(r, r);
+  const __m256 p01 = _mm256_add_ps(r, _mm256_set1_ps(1.0f));
+  const __m256 p23 = _mm256_fmadd_ps(r, _mm256_set1_ps(1.0f / 6.0f), _mm256_set1_ps(0.5f));
+  const __m256 p45 = _mm256_fmadd_ps(r, _mm256_set1_ps(1.0f / 120.0f), _mm256_set1_ps(1.0f / 24.0f));
+  const __m256 r4 = _mm256_mul_ps(r2, r2);
+  const __m256 p03 = _mm256_fmadd_ps(p23, r2, p01);
+  const __m256 p46 = _mm256_fmadd_ps(_mm256_set1_ps(1.0f / 720.0f), r2, p45);
+  const __m256 p = _mm256_fmadd_ps(p46, r4, p03);
+  return _mm256_castsi256_ps(
+      _mm256_add_epi32(_mm256_castps_si256(p), _mm256_slli_epi32(_mm256_castps_si256(t), 23)));
+}
+
 inline __m256 tanh8(__m256 x) {
   const __m256 sign = _mm256_castsi256_ps(_mm256_set1_epi32(static_cast<int>(0x80000000U)));
   __m256 ax = _mm256_andnot_ps(sign, x);
   ax = _mm256_min_ps(ax, _mm256_set1_ps(9.0f));
-  const __m256 y = _mm256_add_ps(ax, ax);
-  const __m256 k = _mm256_round_ps(_mm256_mul_ps(y, _mm256_set1_ps(1.44269504088896341f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693359375f), y);
-  r = _mm256_fnmadd_ps(k, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.0f / 720.0f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  const __m256i ki = _mm256_slli_epi32(_mm256_cvtps_epi32(k), 23);
-  const __m256 e = _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(p), ki));
+  const __m256 e = exp_core(_mm256_add_ps(ax, ax));
   const __m256 one = _mm256_set1_ps(1.0f);
   const __m256 t = _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, one)));
   return _mm256_or_ps(t, _mm256_and_ps(x, sign));
+}
+
+// e^v for the softmax (v <= 0): 0 below -86.
+inline __m256 exp8(__m256 v) {
+  const __m256 floor = _mm256_set1_ps(-86.0f);
+  const __m256 live = _mm256_cmp_ps(v, floor, _CMP_GE_OQ);
+  return _mm256_and_ps(live, exp_core(_mm256_max_ps(v, floor)));
 }
 
 inline __m256 activate(__m256 v, bool relu) { return relu ? _mm256_max_ps(v, _mm256_setzero_ps()) : tanh8(v); }
@@ -88,7 +100,20 @@ inline float dot(const float* w, const float* x, std::uint32_t np) {
 
 }  // namespace
 
-void forward_avx2(const PackedNet& net, const float* x, float* scratch, float* logits, float* value) {
+bool forward_avx2(const PackedNet& net, const float* raw, float* x, float* scratch, float* probs, float* value,
+                  std::uint32_t* action) {
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  // VecNormalize and clip, 8 observations at a time; r - r is NaN exactly
+  // when r is NaN or infinite, which ends the pass.
+  const __m256 clip = _mm256_set1_ps(net.clip);
+  const __m256 nclip = _mm256_sub_ps(_mm256_setzero_ps(), clip);
+  for (std::uint32_t i = 0; i < net.n_obs; i += 8) {
+    const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(net.n_obs - i)), lane);
+    const __m256 r = _mm256_maskload_ps(raw + i, m);
+    if (_mm256_movemask_ps(_mm256_cmp_ps(_mm256_sub_ps(r, r), _mm256_setzero_ps(), _CMP_NEQ_UQ)) != 0) return false;
+    const __m256 z = _mm256_mul_ps(_mm256_sub_ps(r, _mm256_load_ps(net.mean + i)), _mm256_load_ps(net.inv_std + i));
+    _mm256_store_ps(x + i, _mm256_min_ps(_mm256_max_ps(z, nclip), clip));
+  }
   float* h_pi = scratch;
   float* h_vf = scratch + 256;
   float* l_pi = scratch + 512;
@@ -96,12 +121,31 @@ void forward_avx2(const PackedNet& net, const float* x, float* scratch, float* l
   const bool relu = net.relu != 0;
   dual_dense(net.pi1, x, net.vf1, x, h_pi, h_vf, relu);
   dual_dense(net.pi2, h_pi, net.vf2, h_vf, l_pi, l_vf, relu);
+  // Heads, then the softmax over at most 8 logits in one register.
+  alignas(32) float logits[8];
   for (std::uint32_t a = 0; a < net.n_actions; ++a) logits[a] = dot(net.action_w + a * net.h2p, l_pi, net.h2p) + net.action_b[a];
   *value = dot(net.value_w, l_vf, net.h2p) + net.value_b;
+  const __m256i am = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(net.n_actions)), lane);
+  const __m256 l = _mm256_blendv_ps(_mm256_set1_ps(-3.4e38f), _mm256_maskload_ps(logits, am), _mm256_castsi256_ps(am));
+  __m256 mx = _mm256_max_ps(l, _mm256_permute2f128_ps(l, l, 1));
+  mx = _mm256_max_ps(mx, _mm256_permute_ps(mx, 0x4E));
+  mx = _mm256_max_ps(mx, _mm256_permute_ps(mx, 0xB1));  // the maximum in every lane
+  const int first = _mm256_movemask_ps(_mm256_and_ps(_mm256_cmp_ps(l, mx, _CMP_EQ_OQ), _mm256_castsi256_ps(am)));
+  *action = first != 0 ? static_cast<std::uint32_t>(__builtin_ctz(static_cast<unsigned>(first))) : 0;  // 0: a NaN logit
+  const __m256 e = _mm256_and_ps(exp8(_mm256_sub_ps(l, mx)), _mm256_castsi256_ps(am));
+  const float inv = 1.0f / hsum(e);
+  _mm256_maskstore_ps(probs, am, _mm256_mul_ps(e, _mm256_set1_ps(inv)));
+  return true;
 }
 
 void tanh_avx2(const float* in, float* out, std::uint32_t n) {
   for (std::uint32_t i = 0; i < n; i += 8) _mm256_storeu_ps(out + i, tanh8(_mm256_loadu_ps(in + i)));
 }
 
+}  // namespace tickpath::strategy::kernels
+
+namespace tickpath::strategy::kernels {
+void exp_avx2(const float* in, float* out, std::uint32_t n) {
+  for (std::uint32_t i = 0; i < n; i += 8) _mm256_storeu_ps(out + i, exp8(_mm256_loadu_ps(in + i)));
+}
 }  // namespace tickpath::strategy::kernels

@@ -24,17 +24,35 @@ struct PackedNet {
   float value_b;
   std::uint32_t n_actions, h2p;
   std::uint32_t relu;  // 0: tanh, 1: relu
+  // VecNormalize, frozen: x = clamp((raw - mean) * inv_std, -clip, clip);
+  // mean 0, inv_std 1 and clip 3.4e38 for a model without statistics.
+  // Both padded with zeros to a multiple of 16.
+  const float* mean;
+  const float* inv_std;
+  float clip;
+  std::uint32_t n_obs;
 };
 
-// x: normalised observation, padded to a multiple of 16 floats. scratch: 4 x
-// kMaxHidden floats, 64-byte aligned. Writes n_actions logits and the value.
-using ForwardFn = void (*)(const PackedNet& net, const float* x, float* scratch, float* logits, float* value);
+// The whole pass, in one call. raw: n_obs observations (not padded). When one
+// of them is NaN or infinite, returns false and writes nothing. Otherwise
+// writes the n_actions action probabilities (softmax of the logits), the
+// value, the index of the largest logit (the first, on a tie) and returns
+// true. x: the normalised observation, padded to a multiple of 16 floats;
+// scratch: 4 x kMaxHidden floats; both 64-byte aligned.
+using ForwardFn = bool (*)(const PackedNet& net, const float* raw, float* x, float* scratch, float* probs,
+                           float* value, std::uint32_t* action);
 
-void forward_avx2(const PackedNet& net, const float* x, float* scratch, float* logits, float* value);
-void forward_avx512(const PackedNet& net, const float* x, float* scratch, float* logits, float* value);
+bool forward_avx2(const PackedNet& net, const float* raw, float* x, float* scratch, float* probs, float* value,
+                  std::uint32_t* action);
+bool forward_avx512(const PackedNet& net, const float* raw, float* x, float* scratch, float* probs, float* value,
+                    std::uint32_t* action);
 
-// The vector tanh of each ISA over n floats (n a multiple of 16), for tests.
+// The vector tanh and exp of each ISA over n floats (n a multiple of 16),
+// for tests. exp is the softmax's: for x <= 0; below -86, where float
+// would go denormal, it returns 0.
 void tanh_avx2(const float* in, float* out, std::uint32_t n);
 void tanh_avx512(const float* in, float* out, std::uint32_t n);
+void exp_avx2(const float* in, float* out, std::uint32_t n);
+void exp_avx512(const float* in, float* out, std::uint32_t n);
 
 }  // namespace tickpath::strategy::kernels

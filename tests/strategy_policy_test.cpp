@@ -282,6 +282,36 @@ TEST(Policy_HotPath, NonFiniteInputsHoldAndAreCountedAndNothingAllocates) {
   }
 }
 
+TEST(Policy_HotPath, IdlePrefetchSweepsEveryLineAndWraps) {
+  const auto m = PolicyModel::init_orthogonal(5);
+  for (const auto b : {PolicyBackend::scalar, best_policy_backend()}) {
+    std::string err;
+    auto p = Policy::create(m, b, err);
+    ASSERT_TRUE(p) << err;
+    const std::uint32_t total = p->prefetch_lines();
+    if (b == PolicyBackend::scalar) {
+      EXPECT_EQ(total, 0U);
+      EXPECT_EQ(p->prefetch(7, 16), 0U);
+      continue;
+    }
+    // The packed weights of both 13-64-64 networks and the heads: about 40 KB.
+    EXPECT_GE(total, (2 * (13 * 64 + 64 * 64) + 4 * 64) * 4 / 64);
+    EXPECT_LE(total, 1024U);
+    std::vector<float> obs(13, 0.25f);
+    PolicyOutput before, after;
+    ASSERT_TRUE(p->forward(obs.data(), before));
+    tickpath::test::AllocationScope scope;
+    std::uint32_t c = 0, touched = 0;
+    for (; touched < total; touched += 16) c = p->prefetch(c, 16);
+    EXPECT_EQ(c, touched - total == 0 ? total : touched - total);  // wrapped to the start, or stopped at the end
+    EXPECT_EQ(p->prefetch(total, 3), 3U);  // a cursor at the end starts over
+    EXPECT_EQ(scope.count(), 0U);
+    ASSERT_TRUE(p->forward(obs.data(), after));  // prefetching changes nothing the pass computes
+    EXPECT_EQ(after.value, before.value);
+    EXPECT_EQ(after.probs, before.probs);
+  }
+}
+
 TEST(Policy_Normalisation, VecNormalizeThenClip) {
   auto m = random_model(5, 1.0f, true);
   m.clip_obs = 2.0f;

@@ -96,6 +96,7 @@ std::uint8_t softmax_argmax(const float* logits, std::uint32_t n, float* probs) 
 // Packed weights and scratch for the vector kernels, all 64-byte aligned.
 struct Policy::Packed {
   AlignedFloats storage;
+  std::uint32_t lines = 0;  // 64-byte lines in storage
   kernels::PackedNet net{};
   kernels::ForwardFn fn = nullptr;
   float* x = nullptr;        // normalised observation, padded
@@ -123,6 +124,7 @@ Policy::Policy(const PolicyModel& model, PolicyBackend backend) : model_(model),
   const std::size_t total = 2 * l1 + 2 * l2 + r16(std::size_t{model_.n_actions} * h2p) + r16(kMaxActions) + r16(h2p) +
                             r16(obs_p) + r16(4 * kMaxHidden) + 2 * r16(obs_p);
   packed_ = std::make_unique<Packed>(total);
+  packed_->lines = static_cast<std::uint32_t>((total * sizeof(float) + 63) / 64);
   float* p = packed_->storage.p;
   float* const end = p + total;
   auto take = [&p, end, r16](std::size_t n) {
@@ -184,6 +186,22 @@ Policy::Policy(const PolicyModel& model, PolicyBackend backend) : model_(model),
 }
 
 Policy::~Policy() = default;
+
+std::uint32_t Policy::prefetch_lines() const noexcept {
+  return backend_ == PolicyBackend::scalar ? 0 : packed_->lines;
+}
+
+std::uint32_t Policy::prefetch(std::uint32_t cursor, std::uint32_t lines) const noexcept {
+  if (backend_ == PolicyBackend::scalar) return 0;
+  const char* base = reinterpret_cast<const char*>(packed_->storage.p);
+  const std::uint32_t total = packed_->lines;
+  for (std::uint32_t i = 0; i < lines; ++i) {
+    if (cursor >= total) cursor = 0;
+    __builtin_prefetch(base + std::size_t{cursor} * 64, 0, 3);
+    ++cursor;
+  }
+  return cursor;
+}
 
 void Policy::forward_scalar(const double* x, double* logits, double& value) const noexcept {
   double h_pi[kMaxHidden], h_vf[kMaxHidden], l_pi[kMaxHidden], l_vf[kMaxHidden];

@@ -45,6 +45,16 @@ class Policy {
 
   [[nodiscard]] bool forward(const float* raw_obs, PolicyOutput& out) noexcept;
 
+  // For a thread that waits between passes: prefetches (for reading, into
+  // L1) the next `lines` cache lines of what forward() reads, from line
+  // `cursor` on, wrapping around; returns the next cursor. Called a few
+  // lines at a time while idle, it keeps the weights in L1 when something
+  // else on the core (another hardware thread, the host) would evict them
+  // between passes. No load waits for its line. Scalar back-end: nothing.
+  std::uint32_t prefetch(std::uint32_t cursor, std::uint32_t lines) const noexcept;
+  // The cache lines one prefetch sweep covers (0 for the scalar back-end).
+  [[nodiscard]] std::uint32_t prefetch_lines() const noexcept;
+
   [[nodiscard]] PolicyBackend backend() const noexcept { return backend_; }
   [[nodiscard]] std::uint32_t n_obs() const noexcept { return model_.n_obs; }
   [[nodiscard]] std::uint32_t n_actions() const noexcept { return model_.n_actions; }

@@ -7,12 +7,14 @@
 // the TSC rate (the definition); BM_FmaPeak measures what the core
 // really retires (its clock under load is above the TSC's), which gives a
 // second, stricter bound: multiply-adds / measured peak ("macs" counter).
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <string>
 #include <random>
 
 #include "bench_common.hpp"
+#include "dense_bf16.hpp"
 #include "tickpath/strategy/policy.hpp"
 #include "tickpath/strategy/policy_onednn.hpp"
 
@@ -73,6 +75,85 @@ void BM_Policy(benchmark::State& state) {
     h.record(clk.delta_ns(t0, clk.now()));
   }
   tickpath::bench::report_percentiles(state, h);
+}
+
+// The forward pass as the pipeline sees it: not back to back, but after
+// `gap` microseconds of other work (here a register-only spin that touches
+// no memory). On the 2-core VM this suite was tuned on, the pass costs
+// more the longer the gap, whatever the gap's work; the pipeline's policy
+// stage (a pass every ~20 us) matches the 20 us row, not the back-to-back one.
+void BM_PolicyAfterGap(benchmark::State& state) {
+  const auto backend = static_cast<PolicyBackend>(state.range(0));
+  if (!cpu_supports(backend)) {
+    state.SkipWithError("CPU lacks this back-end");
+    return;
+  }
+  std::string err;
+  auto p = Policy::create(model(), backend, err);
+  const auto obs = observations();
+  PolicyOutput out;
+  std::size_t i = 0;
+  tickpath::infra::LatencyHistogram h;
+  const auto& clk = tickpath::bench::clock();
+  const std::uint64_t gap_ticks = clk.ns_to_ticks(static_cast<double>(state.range(1)) * 1000.0);
+  for (auto _ : state) {
+    const std::uint64_t until = clk.now() + gap_ticks;
+    while (clk.now() < until) {
+    }
+    const auto t0 = clk.now();
+    const bool ok = p->forward(obs[i++ & 255].data(), out);
+    benchmark::DoNotOptimize(ok);
+    benchmark::DoNotOptimize(out);
+    h.record(clk.delta_ns(t0, clk.now()));
+  }
+  state.SetLabel(std::string(to_string(backend)) + ", after " + std::to_string(state.range(1)) + " us");
+  tickpath::bench::report_percentiles(state, h);
+}
+
+// bf16 or fp32 for the hidden layers (the candidate: half the bytes
+// of weights, VDPBF16PS's two products per lane): the same two layers of
+// both networks, activations left out, in each type. Time per call; the
+// counter is the largest difference of a bf16 output from the fp32 one,
+// relative to the largest fp32 output.
+void BM_DenseLayers(benchmark::State& state) {
+  if (!tickpath::bench::dense_bf16_supported()) {
+    state.SkipWithError("CPU lacks AVX512_BF16");
+    return;
+  }
+  const bool bf16 = state.range(0) == 1;
+  const auto& m = model();
+  tickpath::bench::DenseLayers L;
+  L.n_in = m.n_obs;
+  const auto input_major = [](const DenseLayer& l, auto& w, auto& b) {
+    w.assign(std::size_t{l.in} * 64, 0.0f);
+    for (std::uint32_t o = 0; o < l.out; ++o)
+      for (std::uint32_t i = 0; i < l.in; ++i) w[std::size_t{i} * 64 + o] = l.w[std::size_t{o} * l.in + i];
+    b.assign(l.b.begin(), l.b.end());
+  };
+  input_major(m.pi1, L.w1a, L.b1a), input_major(m.vf1, L.w1b, L.b1b);
+  input_major(m.pi2, L.w2a, L.b2a), input_major(m.vf2, L.w2b, L.b2b);
+  L.pack_bf16();
+  const auto obs = observations();
+  double worst = 0, scale = 0;
+  for (const auto& o : obs) {
+    alignas(64) float a[128], b[128];
+    L.fp32(o.data(), a);
+    L.bf16(o.data(), b);
+    for (int k = 0; k < 128; ++k) {
+      worst = std::max(worst, double(std::fabs(a[k] - b[k])));
+      scale = std::max(scale, double(std::fabs(a[k])));
+    }
+  }
+  alignas(64) float out[128];
+  std::size_t i = 0;
+  for (auto _ : state) {
+    const float* x = obs[i++ & 255].data();
+    if (bf16) L.bf16(x, out);
+    else L.fp32(x, out);
+    benchmark::DoNotOptimize(out);
+  }
+  state.SetLabel(bf16 ? "bf16 (VDPBF16PS), fp32 sums" : "fp32 (FMA)");
+  state.counters["max_rel_error"] = worst / scale;
 }
 
 // Anchor: the straightforward float loop over torch's [out][in] layout.
@@ -139,6 +220,8 @@ void BM_OneDnn(benchmark::State& state) {
 
 BENCHMARK(BM_OneDnn)->Arg(1)->Arg(64);
 BENCHMARK(BM_Policy)->Args({0, 1})->Args({1, 0})->Args({1, 1})->Args({2, 0})->Args({2, 1});
+BENCHMARK(BM_PolicyAfterGap)->Args({2, 1})->Args({2, 5})->Args({2, 20})->Args({1, 20});
+BENCHMARK(BM_DenseLayers)->Arg(0)->Arg(1);
 BENCHMARK(BM_PlainLoop);
 BENCHMARK(tickpath::bench::BM_FmaPeak)->Name("BM_FmaPeak");
 TICKPATH_BENCHMARK_MAIN()

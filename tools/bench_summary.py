@@ -124,6 +124,25 @@ def policy_tables(runs):
     out.append(f"\nFMA lower bound: {fmt(bound, 1)} ns (multiply-adds of both networks / 32 per cycle at the TSC rate); "
                f"measured FMA peak bound: {fmt(peak_bound, 1)} ns (the same multiply-adds at `BM_FmaPeak`'s "
                f"{fmt(per_run(runs, lambda r: get(r, 'BM_FmaPeak', 'items_per_second') / 1e9), 1)} G/s).")
+    out += ["", "| forward pass after an idle gap (stamped) | p50 ns | p99 ns | p50 vs back to back |", "|---|---|---|---|"]
+    for arg, label in (("2", "AVX-512"), ("1", "AVX2+FMA")):
+        for gap in ("1", "5", "20"):
+            name = f"BM_PolicyAfterGap/{arg}/{gap}"
+            if all(get(r, name) is None for r in runs):
+                continue
+            p50 = per_run(runs, lambda r: get(r, name, "p50_ns"))
+            p99 = per_run(runs, lambda r: get(r, name, "p99_ns"))
+            ratio = per_run(runs, lambda r: get(r, name, "p50_ns") / get(r, f"BM_Policy/{arg}/1", "p50_ns"))
+            out.append(f"| {label}, after {gap} us | {fmt(p50)} | {fmt(p99)} | {fmt(ratio, 2, 'x')} |")
+    if any(get(r, "BM_DenseLayers/1") is not None for r in runs):
+        f32 = per_run(runs, lambda r: get(r, "BM_DenseLayers/0"))
+        b16 = per_run(runs, lambda r: get(r, "BM_DenseLayers/1"))
+        ratio = per_run(runs, lambda r: get(r, "BM_DenseLayers/1") / get(r, "BM_DenseLayers/0"))
+        err = per_run(runs, lambda r: get(r, "BM_DenseLayers/1", "max_rel_error"))
+        out += ["", "| hidden layers of both networks (no activation) | ns per call | vs fp32 | largest error vs fp32 |",
+                "|---|---|---|---|",
+                f"| fp32, FMA | {fmt(f32)} | 1.00x | - |",
+                f"| bf16 weights and inputs, fp32 sums (VDPBF16PS) | {fmt(b16)} | {fmt(ratio, 2, 'x')} | {fmt(err, 4)} of the largest output |"]
     return "\n".join(out)
 
 

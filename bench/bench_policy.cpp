@@ -43,14 +43,22 @@ double policy_macs() {
 
 double fma_lower_bound_ns() { return policy_macs() / (2.0 * 16.0) / tickpath::bench::clock().ticks_per_ns(); }
 
-void BM_Policy(benchmark::State& state) {
+// The back-end named by the benchmark's first argument, or nullptr (and
+// the benchmark skipped) when this CPU lacks it.
+std::unique_ptr<Policy> policy_or_skip(benchmark::State& state) {
   const auto backend = static_cast<PolicyBackend>(state.range(0));
   if (!cpu_supports(backend)) {
     state.SkipWithError("CPU lacks this back-end");
-    return;
+    return nullptr;
   }
   std::string err;
-  auto p = Policy::create(model(), backend, err);
+  return Policy::create(model(), backend, err);
+}
+
+void BM_Policy(benchmark::State& state) {
+  auto p = policy_or_skip(state);
+  if (!p) return;
+  const auto backend = p->backend();
   const auto obs = observations();
   PolicyOutput out;
   std::size_t i = 0;
@@ -83,13 +91,8 @@ void BM_Policy(benchmark::State& state) {
 // more the longer the gap, whatever the gap's work; the pipeline's policy
 // stage (a pass every ~20 us) matches the 20 us row, not the back-to-back one.
 void BM_PolicyAfterGap(benchmark::State& state) {
-  const auto backend = static_cast<PolicyBackend>(state.range(0));
-  if (!cpu_supports(backend)) {
-    state.SkipWithError("CPU lacks this back-end");
-    return;
-  }
-  std::string err;
-  auto p = Policy::create(model(), backend, err);
+  auto p = policy_or_skip(state);
+  if (!p) return;
   const auto obs = observations();
   PolicyOutput out;
   std::size_t i = 0;
@@ -106,7 +109,7 @@ void BM_PolicyAfterGap(benchmark::State& state) {
     benchmark::DoNotOptimize(out);
     h.record(clk.delta_ns(t0, clk.now()));
   }
-  state.SetLabel(std::string(to_string(backend)) + ", after " + std::to_string(state.range(1)) + " us");
+  state.SetLabel(std::string(to_string(p->backend())) + ", after " + std::to_string(state.range(1)) + " us");
   tickpath::bench::report_percentiles(state, h);
 }
 

@@ -3,6 +3,7 @@
 // the same images (exit status and JSON).
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -231,4 +232,72 @@ TEST(Doctor_Cli, ExitStatusSaysFitAndJsonHasEveryFinding) {
   r = cli("doctor --cpus 0-x");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.out.find("--cpus takes a core list"), std::string::npos) << r.out;
+}
+
+// ---- vCPU steal (cpu_steal.hpp): /proc/stat as the kernel writes it ----
+
+#include "cpu_steal.hpp"
+
+namespace {
+
+// Two CPUs of a guest; fields: user nice system idle iowait irq softirq steal guest guest_nice.
+std::string proc_stat(std::uint64_t steal0, std::uint64_t steal1) {
+  return "cpu  5627830 22573 439263 1727605 6908 0 4949 " + std::to_string(steal0 + steal1) +
+         " 0 0\n"
+         "cpu0 2754038 11195 214456 931557 2052 0 1685 " +
+         std::to_string(steal0) +
+         " 0 0\n"
+         "cpu1 2873792 11377 224806 796047 4855 0 3264 " +
+         std::to_string(steal1) +
+         " 0 0\n"
+         "intr 123 0 0\nctxt 456\nbtime 1764740000\nprocesses 789\nprocs_running 2\n";
+}
+
+}  // namespace
+
+TEST(Steal_ProcStat, TheEighthFieldOfEachCpuLine) {
+  const std::string text = proc_stat(38258, 38303);
+  std::uint64_t t = 0;
+  ASSERT_TRUE(tickpath::engine::parse_steal_ticks(text, 0, t));
+  EXPECT_EQ(t, 38258U);
+  ASSERT_TRUE(tickpath::engine::parse_steal_ticks(text, 1, t));
+  EXPECT_EQ(t, 38303U);
+  EXPECT_FALSE(tickpath::engine::parse_steal_ticks(text, 2, t));   // no such CPU
+  EXPECT_FALSE(tickpath::engine::parse_steal_ticks(text, -1, t));  // nor this
+  EXPECT_EQ(tickpath::engine::stat_cpus(text), (std::vector<int>{0, 1}));  // not the "cpu " total
+  // cpu1 must not match cpu10's line, nor cpu1 match a prefix of it
+  const std::string ten = "cpu10 1 2 3 4 5 6 7 99 0 0\ncpu1 1 2 3 4 5 6 7 11 0 0\n";
+  ASSERT_TRUE(tickpath::engine::parse_steal_ticks(ten, 1, t));
+  EXPECT_EQ(t, 11U);
+  ASSERT_TRUE(tickpath::engine::parse_steal_ticks(ten, 10, t));
+  EXPECT_EQ(t, 99U);
+  // an old kernel's line without the field, a line cut short, a field that is not a number
+  EXPECT_FALSE(tickpath::engine::parse_steal_ticks("cpu0 1 2 3 4 5 6 7\n", 0, t));
+  EXPECT_FALSE(tickpath::engine::parse_steal_ticks("cpu0 1 2 3\n", 0, t));
+  EXPECT_FALSE(tickpath::engine::parse_steal_ticks("cpu0 1 2 3 4 5 6 7 x8 0 0\n", 0, t));
+  EXPECT_FALSE(tickpath::engine::parse_steal_ticks("", 0, t));
+}
+
+TEST(Steal_Meter, TicksBecomeMillisecondsPerHotCore) {
+  FakeHost host("steal_meter");
+  host.write("proc/stat", proc_stat(1000, 2000));
+  const tickpath::engine::StealMeter meter({1}, host.root());
+  host.write("proc/stat", proc_stat(1000 + 7, 2000 + 25));  // cpu1 lost 25 ticks
+  const auto got = meter.since_start();
+  ASSERT_EQ(got.size(), 1U);
+  EXPECT_EQ(got[0].cpu, 1);
+  const double ms_per_tick = 1000.0 / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  EXPECT_DOUBLE_EQ(got[0].ms, 25 * ms_per_tick);
+  EXPECT_GT(got[0].fraction, 0.0);
+  EXPECT_LE(got[0].fraction, 1.0);  // the fake's 250 ms of steal in far less wall time: capped
+
+  const tickpath::engine::StealMeter all({}, host.root());  // not pinned: every CPU listed
+  host.write("proc/stat", proc_stat(1000 + 7 + 3, 2000 + 25));
+  const auto both = all.since_start();
+  ASSERT_EQ(both.size(), 2U);
+  EXPECT_DOUBLE_EQ(both[0].ms, 3 * ms_per_tick);
+  EXPECT_DOUBLE_EQ(both[1].ms, 0.0);
+
+  FakeHost bare("steal_bare");  // no /proc/stat: nothing measured, nothing made up
+  EXPECT_TRUE(tickpath::engine::StealMeter({0}, bare.root()).since_start().empty());
 }

@@ -2,10 +2,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "support/alloc_counter.hpp"
 #include "support/test_data.hpp"
+#include "cpu_steal.hpp"
 #include "tickpath/engine/pipeline.hpp"
 #include "tickpath/infra/hygiene.hpp"
 
@@ -130,6 +133,34 @@ TEST(Pipeline_Replay, RecordedPaceTimesSpeedFactor) {
   EXPECT_EQ(rep.processed, 4719U);
   EXPECT_GT(rep.duration_s, 0.85);
   EXPECT_LT(rep.duration_s, 3.0);
+}
+
+TEST(Pipeline_Report, VcpuStealOfEveryCoreWhenNotPinned) {
+  // Not pinned: the run reports the steal of every CPU /proc/stat lists.
+  std::ifstream f("/proc/stat");
+  std::stringstream text;
+  text << f.rdbuf();
+  const auto cpus = stat_cpus(text.str());
+  std::uint64_t ticks = 0;
+  if (cpus.empty() || !parse_steal_ticks(text.str(), cpus[0], ticks)) GTEST_SKIP() << "this host's /proc/stat has no steal";
+  PipelineConfig cfg;
+  cfg.feed = PipelineConfig::Feed::replay;
+  cfg.replay_path = tickpath::test::data_file("ws/cryptofeed_2021-04-04_btcusdt-ethusdt-dotusdt_raw-recording.txt");
+  cfg.replay_speed = 200;  // ~0.45 s: long enough for the io thread to read /proc/stat at the first frame
+  cfg.progress = false;
+  std::string error;
+  const auto rep = run_pipeline(cfg, error);
+  ASSERT_TRUE(error.empty()) << error;
+  ASSERT_EQ(rep.steal.size(), cpus.size());
+  for (std::size_t i = 0; i < cpus.size(); ++i) {
+    EXPECT_EQ(rep.steal[i].cpu, cpus[i]);
+    EXPECT_GE(rep.steal[i].ms, 0.0);
+    EXPECT_GE(rep.steal[i].fraction, 0.0);
+    EXPECT_LE(rep.steal[i].fraction, 1.0);
+    EXPECT_LE(rep.steal[i].ms, rep.duration_s * 1000.0 + 50.0);  // a core cannot lose more than the run
+  }
+  EXPECT_NE(rep.to_json().find("\"steal\":[{\"cpu\":" + std::to_string(cpus[0])), std::string::npos);
+  EXPECT_NE(rep.to_table().find("host: vCPU steal during the run"), std::string::npos);
 }
 
 TEST(Pipeline_Replay, GarbageLinesAreCountedByReasonAndTheRunGoesOn) {

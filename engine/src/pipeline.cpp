@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <immintrin.h>
 
+#include <algorithm>
 #include <bit>
 #include <chrono>
 #include <cstring>
@@ -11,11 +12,13 @@
 #include <cstdio>
 #include <ctime>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "journal.hpp"
 #include "live_feed.hpp"
 #include "clickhouse_sink.hpp"
+#include "cpu_steal.hpp"
 #include "csv_sink.hpp"
 #include "nats_sink.hpp"
 #include "ui_feed.hpp"
@@ -639,7 +642,7 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
       strategy::PolicyOutput scratch;
       for (std::uint32_t i = 0; i < cfg.warmup_rounds; ++i) (void)policy->forward(zero.data(), scratch);
       if (policy->prefetch_lines() == 0) return fmt::format("{} policy passes", cfg.warmup_rounds);
-      return fmt::format("{} policy passes; weights ({} KiB) kept in L1 while idle", cfg.warmup_rounds,
+      return fmt::format("{} policy passes (weights, {} KiB, then kept in L1 while idle)", cfg.warmup_rounds,
                          policy->prefetch_lines() * 64 / 1024);
     });
     started.fetch_add(1);
@@ -868,6 +871,12 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
       stage_before[i] = snap;
     }
   };
+  // vCPU steal on the hot cores, read here on the io thread from the first
+  // frame (within one of its sleeps) to the end of the feed.
+  std::optional<StealMeter> steal;
+  std::vector<int> hot_cpus;
+  for (const int c : {cfg.feed_cpu, cfg.strategy_cpu})
+    if (c >= 0 && std::find(hot_cpus.begin(), hot_cpus.end(), c) == hot_cpus.end()) hot_cpus.push_back(c);
   {
     auto next = std::chrono::steady_clock::now() + std::chrono::seconds(1);
     auto next_broadcast = std::chrono::steady_clock::now();
@@ -875,6 +884,7 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     while (!feed_done.load(std::memory_order_acquire)) {
       // Drained often enough that the signal ring cannot fill at full rate.
       std::this_thread::sleep_for(std::chrono::milliseconds(policy || live || udp || journal || uipub ? 10 : 100));
+      if (!steal && t_start.load() != 0) steal.emplace(hot_cpus);
       drain_signals();
       drain_published();
       if ((nats || clickhouse) && std::chrono::steady_clock::now() >= next_stats) {
@@ -903,6 +913,16 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
                    static_cast<unsigned long long>(handler->counters().rejects.load(std::memory_order_relaxed)),
                    static_cast<unsigned long long>(fstats->dropped.get()),
                    static_cast<unsigned long long>(sstats->signals.get()), e2e.percentile(0.99));
+    }
+  }
+  if (steal) {
+    for (const auto& c : steal->since_start()) {
+      rep.steal.push_back({c.cpu, c.ms, c.fraction});
+      if (c.fraction >= 0.01)
+        rep.warnings.push_back(fmt::format(
+            "warning: the host ran something else on cpu {} for {:.0f} ms ({:.1f}% of the run, vCPU steal): latency "
+            "percentiles from about p{:.1f} up measure the host's scheduling, not tickpath",
+            c.cpu, c.ms, c.fraction * 100, (1.0 - c.fraction) * 100));
     }
   }
   feed_thread.join();

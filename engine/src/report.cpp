@@ -118,6 +118,10 @@ std::string RunReport::to_json() const {
   for (std::size_t i = 0; i < warnings.size(); ++i) o += fmt::format("{}\"{}\"", i ? "," : "", esc(warnings[i]));
   o += "],\"hygiene\":[";
   for (std::size_t i = 0; i < hygiene.size(); ++i) o += fmt::format("{}\"{}\"", i ? "," : "", esc(hygiene[i]));
+  o += "],\"steal\":[";
+  for (std::size_t i = 0; i < steal.size(); ++i)
+    o += fmt::format("{}{{\"cpu\":{},\"ms\":{},\"fraction\":{}}}", i ? "," : "", steal[i].cpu, num(steal[i].ms),
+                     num(steal[i].fraction));
   o += "],\"stages\":{";
   for (std::size_t i = 0; i < stages.size(); ++i) {
     const auto& p = stages[i].p;
@@ -232,6 +236,12 @@ std::string RunReport::to_table() const {
                      policy_backend, model, signals, signals_by_action[0], signals_by_action[1], signals_by_action[2],
                      held_low_confidence, held_cooldown, signal_drops, policy_warmup_skips, non_finite_observations);
   for (const auto& h : hygiene) o += "  start-up: " + h + "\n";
+  if (!steal.empty()) {
+    o += "  host: vCPU steal during the run (the hypervisor running something else):";
+    for (std::size_t i = 0; i < steal.size(); ++i)
+      o += fmt::format("{} cpu {} {:.0f} ms ({:.1f}%)", i ? "," : "", steal[i].cpu, steal[i].ms, steal[i].fraction * 100);
+    o += "\n";
+  }
   for (const auto& w : warnings) o += "  " + w + "\n";
   o += fmt::format("\n  {:<15}{:>10}{:>10}{:>10}{:>10}{:>10}{:>11}{:>12}\n", "stage (ns)", "count", "p50", "p90", "p99",
                    "p99.9", "p99.99", "max");

@@ -293,6 +293,15 @@ struct RunReport {
   double tsc_ghz = 0;
   std::vector<std::string> warnings;
   std::vector<std::string> hygiene;  // start-up steps, what each did
+  // vCPU steal on the hot cores (every core when not pinned) from the first
+  // frame to the end of the feed: the time the hypervisor ran something
+  // else; empty when the host does not say (or the run was too short to read it)
+  struct Steal {
+    int cpu = 0;
+    double ms = 0;
+    double fraction = 0;  // of the wall time measured
+  };
+  std::vector<Steal> steal;
   std::vector<StageSummary> stages;
   std::vector<SymbolSummary> symbols;
 

@@ -22,6 +22,7 @@
 //
 // Each benchmark iteration is one whole run (set-up excluded from the
 // counters, which come from the engine's own report).
+#include <algorithm>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -148,6 +149,11 @@ void pipeline_run(benchmark::State& state, double pace, int ui_mode) {
   state.counters["frames_per_s"] = static_cast<double>(rep.processed) / rep.duration_s;
   state.counters["dropped"] = static_cast<double>(rep.dropped);
   state.counters["signals"] = static_cast<double>(rep.signals);
+  // vCPU steal of the more-robbed hot core, in % of the run: a tail the
+  // host made, not the engine (absent when the host does not report it)
+  double steal = -1;
+  for (const auto& c : rep.steal) steal = std::max(steal, c.fraction * 100.0);
+  if (steal >= 0) state.counters["steal_pct_max"] = steal;
   set_stage(state, rep, "tick_to_signal", "t2s");
   set_stage(state, rep, "end_to_end", "e2e");
   set_stage(state, rep, "queue", "queue");

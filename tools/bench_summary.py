@@ -164,15 +164,16 @@ def pipeline_tables(runs):
     paced = "BM_Pipeline/100000/iterations:1/manual_time"
     inline = "BM_Inline/iterations:1/manual_time"
     g = lambda n, k: per_run(runs, lambda r: get(r, n, k))
-    out = ["| run | frames/s | dropped | tick_to_signal p50 / p99 / p99.9 ns | queue p50 / p99 ns | parse p50 ns |",
-           "|---|---|---|---|---|---|"]
+    out = ["| run | frames/s | dropped | tick_to_signal p50 / p99 / p99.9 ns | queue p50 / p99 ns | parse p50 ns | vCPU steal, worst hot core |",
+           "|---|---|---|---|---|---|---|"]
     for n, label in ((sat, "pipeline, saturated (1M frames)"), (paced, "pipeline, paced at 100k frames/s (2 s)")):
         fps = [v / 1e6 if v else None for v in g(n, "frames_per_s")]
         out.append(f"| {label} | {fmt(fps, 2, ' M')} | {fmt(g(n, 'dropped'))} | {fmt(g(n, 't2s_p50_ns'))} / {fmt(g(n, 't2s_p99_ns'))} / "
-                   f"{fmt(g(n, 't2s_p999_ns'))} | {fmt(g(n, 'queue_p50_ns'))} / {fmt(g(n, 'queue_p99_ns'))} | {fmt(g(n, 'parse_p50_ns'))} |")
+                   f"{fmt(g(n, 't2s_p999_ns'))} | {fmt(g(n, 'queue_p50_ns'))} / {fmt(g(n, 'queue_p99_ns'))} | {fmt(g(n, 'parse_p50_ns'))} | "
+                   f"{fmt(g(n, 'steal_pct_max'), 1, '%')} |")
     fps = [v / 1e6 if v else None for v in g(inline, "frames_per_s")]
     out.append(f"| anchor: the same stages inline on one thread | {fmt(fps, 2, ' M')} | - | {fmt(g(inline, 't2s_p50_ns'))} / "
-               f"{fmt(g(inline, 't2s_p99_ns'))} / {fmt(g(inline, 't2s_p999_ns'))} | - | - |")
+               f"{fmt(g(inline, 't2s_p99_ns'))} / {fmt(g(inline, 't2s_p999_ns'))} | - | - | - |")
     ratio = per_run(runs, lambda r: get(r, sat, "frames_per_s") / get(r, inline, "frames_per_s"))
     out.append(f"\nSaturated pipeline throughput / inline anchor: {fmt(ratio, 2, 'x')}.")
     return "\n".join(out)

@@ -229,27 +229,24 @@ void Policy::forward_scalar(const double* x, double* logits, double& value) cons
 }
 
 bool Policy::forward(const float* raw, PolicyOutput& out) noexcept {
+  const auto hold = [&]() noexcept {  // a NaN or infinite input: HOLD, no probabilities, no confidence
+    ++non_finite_;
+    out = PolicyOutput{};
+    return false;
+  };
   if (backend_ != PolicyBackend::scalar) {
     // The vector kernels do the whole pass: input check, normalisation,
     // both networks, the heads and the softmax.
     std::uint32_t action = 0;
-    if (!packed_->fn(packed_->net, raw, packed_->x, packed_->scratch, out.probs.data(), &out.value, &action)) {
-      ++non_finite_;
-      out = PolicyOutput{};  // HOLD, no probabilities, no confidence
-      return false;
-    }
+    if (!packed_->fn(packed_->net, raw, packed_->x, packed_->scratch, out.probs.data(), &out.value, &action))
+      return hold();
     out.action = static_cast<std::uint8_t>(action);
     out.confidence = out.probs[action];
     return true;
   }
   const std::uint32_t n = model_.n_obs;
-  for (std::uint32_t i = 0; i < n; ++i) {
-    if (!std::isfinite(raw[i])) {
-      ++non_finite_;
-      out = PolicyOutput{};
-      return false;
-    }
-  }
+  for (std::uint32_t i = 0; i < n; ++i)
+    if (!std::isfinite(raw[i])) return hold();
   // VecNormalize in double: (x - mean) / sqrt(var + eps), clipped.
   double x[kMaxObs], dl[kMaxActions], v = 0;
   for (std::uint32_t i = 0; i < n; ++i) {

@@ -142,10 +142,8 @@ void tanh_avx2(const float* in, float* out, std::uint32_t n) {
   for (std::uint32_t i = 0; i < n; i += 8) _mm256_storeu_ps(out + i, tanh8(_mm256_loadu_ps(in + i)));
 }
 
-}  // namespace tickpath::strategy::kernels
-
-namespace tickpath::strategy::kernels {
 void exp_avx2(const float* in, float* out, std::uint32_t n) {
   for (std::uint32_t i = 0; i < n; i += 8) _mm256_storeu_ps(out + i, exp8(_mm256_loadu_ps(in + i)));
 }
+
 }  // namespace tickpath::strategy::kernels

@@ -152,10 +152,8 @@ void tanh_avx512(const float* in, float* out, std::uint32_t n) {
   for (std::uint32_t i = 0; i < n; i += 16) _mm512_storeu_ps(out + i, tanh16(_mm512_loadu_ps(in + i)));
 }
 
-}  // namespace tickpath::strategy::kernels
-
-namespace tickpath::strategy::kernels {
 void exp_avx512(const float* in, float* out, std::uint32_t n) {
   for (std::uint32_t i = 0; i < n; i += 16) _mm512_storeu_ps(out + i, exp16(_mm512_loadu_ps(in + i)));
 }
+
 }  // namespace tickpath::strategy::kernels

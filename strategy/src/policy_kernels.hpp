@@ -34,7 +34,8 @@ struct PackedNet {
 };
 
 // The whole pass, in one call. raw: n_obs observations (not padded). When one
-// of them is NaN or infinite, returns false and writes nothing. Otherwise
+// of them is NaN or infinite, returns false and writes none of probs, value
+// and action (x may hold part of the observation). Otherwise
 // writes the n_actions action probabilities (softmax of the logits), the
 // value, the index of the largest logit (the first, on a tie) and returns
 // true. x: the normalised observation, padded to a multiple of 16 floats;

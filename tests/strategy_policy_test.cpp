@@ -258,6 +258,63 @@ TEST(Policy_Backends, AgreeWithScalarReferenceIncludingSaturation) {
   }
 }
 
+TEST(Policy_Backends, ActorAloneDecidesAsTheFullPassWithoutAValue) {
+  // Odd input counts (13, 7, 33, 1) exercise the actor-only loop's last,
+  // unpaired input; 5 and 8 actions the heads one by one.
+  std::mt19937_64 rng(9);
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  struct Shape {
+    std::uint32_t obs, h1, h2, na;
+  };
+  std::vector<PolicyBackend> backends = vector_backends();
+  backends.push_back(PolicyBackend::scalar);
+  for (const Shape s : {Shape{13, 64, 64, 3}, Shape{7, 100, 33, 5}, Shape{64, 256, 256, 8}, Shape{1, 1, 1, 1},
+                        Shape{40, 33, 64, 2}}) {
+    for (const Activation act : {Activation::tanh, Activation::relu}) {
+      const auto m = random_model(rng(), 1.0f, true, act, s.obs, s.h1, s.h2, s.na);
+      std::string err;
+      auto ref = Policy::create(m, PolicyBackend::scalar, err);
+      ASSERT_TRUE(ref) << err;
+      for (const auto b : backends) {
+        auto full = Policy::create(m, b, err);
+        auto actor = Policy::create(m, b, err, false);
+        ASSERT_TRUE(full && actor) << err;
+        EXPECT_TRUE(full->critic());
+        EXPECT_FALSE(actor->critic());
+        if (b != PolicyBackend::scalar) {
+          // The value network is not packed: its two layers (outputs padded to
+          // 64, blocks to 16 floats) and the value head are lines not to keep warm.
+          const auto r16 = [](std::uint32_t n) { return (n + 15) / 16 * 16; };
+          const std::uint32_t h1p = (s.h1 + 63) / 64 * 64, h2p = (s.h2 + 63) / 64 * 64;
+          const std::uint32_t vf = r16(s.obs * h1p) + h1p + r16(s.h1 * h2p) + h2p + h2p;
+          EXPECT_EQ(full->prefetch_lines() - actor->prefetch_lines(), vf * 4 / 64) << to_string(b);
+        }
+        const float fan = std::max(1.0f, std::sqrt(static_cast<float>(s.h1 * s.h2) / 4096.0f));
+        std::vector<float> obs(s.obs);
+        tickpath::test::AllocationScope scope;
+        for (int k = 0; k < 30; ++k) {
+          for (auto& v : obs) v = d(rng) * 1000.0f;
+          PolicyOutput a, f, r;
+          ASSERT_TRUE(actor->forward(obs.data(), a));
+          ASSERT_TRUE(full->forward(obs.data(), f));
+          ASSERT_TRUE(ref->forward(obs.data(), r));
+          EXPECT_TRUE(std::isnan(a.value)) << to_string(b);
+          EXPECT_TRUE(std::isfinite(f.value)) << to_string(b);
+          for (std::uint32_t i = 0; i < s.na; ++i)
+            ASSERT_NEAR(a.probs[i], r.probs[i], 1e-5f * fan) << to_string(b) << " shape " << s.obs << "/" << s.h1;
+          if (b == PolicyBackend::scalar) {  // the same arithmetic as the full pass
+            EXPECT_EQ(a.probs, f.probs);
+            EXPECT_EQ(a.action, f.action);
+          } else if (a.action != r.action) {  // the vector actor sums in another order: a near tie at most
+            ASSERT_NEAR(r.probs[a.action], r.probs[r.action], 2e-5f * fan) << to_string(b);
+          }
+        }
+        EXPECT_EQ(scope.count(), 0U) << to_string(b);
+      }
+    }
+  }
+}
+
 TEST(Policy_HotPath, NonFiniteInputsHoldAndAreCountedAndNothingAllocates) {
   const auto m = PolicyModel::init_orthogonal(11);
   for (const auto b : {PolicyBackend::scalar, best_policy_backend()}) {

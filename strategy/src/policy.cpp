@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <new>
 
 #include "policy_kernels.hpp"
@@ -64,7 +65,7 @@ bool parse_policy_backend(const std::string& name, PolicyBackend& out) noexcept 
 }
 
 std::unique_ptr<Policy> load_policy(const std::string& path, const std::string& backend_name, bool trading_layout,
-                                    std::string& error) {
+                                    std::string& error, bool critic) {
   PolicyModel model;
   if (!load_policy_model(path, model, error)) return nullptr;
   if (trading_layout && (model.n_obs != kFeatures || model.n_actions != 3)) {
@@ -78,7 +79,7 @@ std::unique_ptr<Policy> load_policy(const std::string& path, const std::string& 
     error = "policy back-end must be auto, scalar, avx2 or avx512, not '" + backend_name + "'";
     return nullptr;
   }
-  return Policy::create(model, backend, error);
+  return Policy::create(model, backend, error, critic);
 }
 
 std::uint8_t softmax_argmax(const float* logits, std::uint32_t n, float* probs) noexcept {
@@ -104,16 +105,18 @@ struct Policy::Packed {
   explicit Packed(std::size_t floats) : storage(floats) {}
 };
 
-std::unique_ptr<Policy> Policy::create(const PolicyModel& model, PolicyBackend backend, std::string& error) {
+std::unique_ptr<Policy> Policy::create(const PolicyModel& model, PolicyBackend backend, std::string& error,
+                                       bool critic) {
   if (!cpu_supports(backend)) {
     error = std::string("this CPU cannot run the ") + to_string(backend) + " policy back-end (best here: " +
             to_string(best_policy_backend()) + ")";
     return nullptr;
   }
-  return std::unique_ptr<Policy>(new Policy(model, backend));
+  return std::unique_ptr<Policy>(new Policy(model, backend, critic));
 }
 
-Policy::Policy(const PolicyModel& model, PolicyBackend backend) : model_(model), backend_(backend) {
+Policy::Policy(const PolicyModel& model, PolicyBackend backend, bool critic)
+    : model_(model), backend_(backend), critic_(critic) {
   const std::uint32_t obs_p = round_up(model_.n_obs, 16);
   const std::uint32_t h1p = round_up(model_.h1, kPadOut);
   const std::uint32_t h2p = round_up(model_.h2, kPadOut);
@@ -121,8 +124,11 @@ Policy::Policy(const PolicyModel& model, PolicyBackend backend) : model_(model),
   const auto r16 = [](std::size_t n) { return (n + 15) / 16 * 16; };
   const std::size_t l1 = r16(std::size_t{model_.n_obs} * h1p) + r16(h1p);
   const std::size_t l2 = r16(std::size_t{model_.h1} * h2p) + r16(h2p);
-  const std::size_t total = 2 * l1 + 2 * l2 + r16(std::size_t{model_.n_actions} * h2p) + r16(kMaxActions) + r16(h2p) +
-                            r16(obs_p) + r16(4 * kMaxHidden) + 2 * r16(obs_p);
+  // Without the critic the value network is not packed: the actor's
+  // weights alone are what the pass reads and the idle prefetch sweeps.
+  const std::size_t nets = critic_ ? 2 : 1;
+  const std::size_t total = nets * (l1 + l2) + r16(std::size_t{model_.n_actions} * h2p) + r16(kMaxActions) +
+                            (critic_ ? r16(h2p) : 0) + r16(obs_p) + r16(4 * kMaxHidden) + 2 * r16(obs_p);
   packed_ = std::make_unique<Packed>(total);
   packed_->lines = static_cast<std::uint32_t>((total * sizeof(float) + 63) / 64);
   float* p = packed_->storage.p;
@@ -149,17 +155,20 @@ Policy::Policy(const PolicyModel& model, PolicyBackend backend) : model_(model),
   };
   auto& net = packed_->net;
   net.pi1 = pack(model_.pi1, h1p);
-  net.vf1 = pack(model_.vf1, h1p);
+  if (critic_) net.vf1 = pack(model_.vf1, h1p);
   net.pi2 = pack(model_.pi2, h2p);
-  net.vf2 = pack(model_.vf2, h2p);
+  if (critic_) net.vf2 = pack(model_.vf2, h2p);
   float* aw = take(std::size_t{model_.n_actions} * h2p);
   float* ab = take(kMaxActions);
   for (std::uint32_t a = 0; a < model_.n_actions; ++a) {
     for (std::uint32_t i = 0; i < model_.h2; ++i) aw[std::size_t{a} * h2p + i] = model_.action.w[std::size_t{a} * model_.h2 + i];
     ab[a] = model_.action.b[a];
   }
-  float* vw = take(h2p);
-  for (std::uint32_t i = 0; i < model_.h2; ++i) vw[i] = model_.value.w[i];
+  float* vw = nullptr;
+  if (critic_) {
+    vw = take(h2p);
+    for (std::uint32_t i = 0; i < model_.h2; ++i) vw[i] = model_.value.w[i];
+  }
   net.action_w = aw;
   net.action_b = ab;
   net.value_w = vw;
@@ -167,6 +176,7 @@ Policy::Policy(const PolicyModel& model, PolicyBackend backend) : model_(model),
   net.n_actions = model_.n_actions;
   net.h2p = h2p;
   net.relu = model_.activation == Activation::relu ? 1 : 0;
+  net.critic = critic_ ? 1 : 0;
   packed_->x = take(obs_p);
   packed_->scratch = take(4 * kMaxHidden);
   float* mean = take(obs_p);
@@ -215,14 +225,18 @@ void Policy::forward_scalar(const double* x, double* logits, double& value) cons
     }
   };
   dense(model_.pi1, x, h_pi);
-  dense(model_.vf1, x, h_vf);
   dense(model_.pi2, h_pi, l_pi);
-  dense(model_.vf2, h_vf, l_vf);
   for (std::uint32_t a = 0; a < model_.n_actions; ++a) {
     double s = model_.action.b[a];
     for (std::uint32_t i = 0; i < model_.h2; ++i) s += static_cast<double>(model_.action.w[std::size_t{a} * model_.h2 + i]) * l_pi[i];
     logits[a] = s;
   }
+  if (!critic_) {
+    value = std::numeric_limits<double>::quiet_NaN();
+    return;
+  }
+  dense(model_.vf1, x, h_vf);
+  dense(model_.vf2, h_vf, l_vf);
   double v = model_.value.b[0];
   for (std::uint32_t i = 0; i < model_.h2; ++i) v += static_cast<double>(model_.value.w[i]) * l_vf[i];
   value = v;

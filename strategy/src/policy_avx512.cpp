@@ -6,25 +6,22 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 
+#include "policy_heads.hpp"
 #include "policy_kernels.hpp"
 
 namespace tickpath::strategy::kernels {
 
 namespace {
 
-// e^v for v in [-86, 18] (the callers clamp): v = k ln2 + r, |r| <= ln2/2,
-// k rounded by adding 1.5 * 2^23 (the integer lands in the low mantissa
-// bits, which then also give 2^k by a shift into the exponent field); e^r by
-// its degree-6 Taylor polynomial (relative error < 1.3e-7), evaluated by
-// Estrin's scheme, so the dependent chain is three multiply-adds deep, not
-// six. No rounding or scaling instruction: everything runs on both vector
-// ports.
-inline __m512 exp_core(__m512 v) {
-  const __m512 magic = _mm512_set1_ps(12582912.0f);
-  const __m512 t = _mm512_fmadd_ps(v, _mm512_set1_ps(1.44269504088896341f), magic);
-  const __m512 k = _mm512_sub_ps(t, magic);
-  __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693359375f), v);
-  r = _mm512_fnmadd_ps(k, _mm512_set1_ps(-2.12194440e-4f), r);
+// e^v, given t = v log2(e) + 1.5 * 2^23 (so that k = t - 1.5 * 2^23 is v
+// log2(e) rounded to an integer, which also sits in t's low mantissa bits)
+// and r = v - k ln2, |r| <= ln2/2: e^r by its degree-6 Taylor polynomial
+// (relative error < 1.3e-7), evaluated by Estrin's scheme, so the dependent
+// chain is three multiply-adds deep, not six; 2^k by a shift of t's low bits
+// into the exponent field and an integer add. No rounding or scaling
+// instruction: everything runs on both vector ports. Valid for k in
+// [-125, 127]: the callers clamp v.
+inline __m512 exp_reduced(__m512 t, __m512 r) {
   const __m512 r2 = _mm512_mul_ps(r, r);
   const __m512 p01 = _mm512_add_ps(r, _mm512_set1_ps(1.0f));
   const __m512 p23 = _mm512_fmadd_ps(r, _mm512_set1_ps(1.0f / 6.0f), _mm512_set1_ps(0.5f));
@@ -37,48 +34,68 @@ inline __m512 exp_core(__m512 v) {
       _mm512_add_epi32(_mm512_castps_si512(p), _mm512_slli_epi32(_mm512_castps_si512(t), 23)));
 }
 
+constexpr float kExpMagic = 12582912.0f;  // 1.5 * 2^23
+
 // tanh(x) = sign(x) * (1 - 2 / (e^{2|x|} + 1)), |x| clamped at 9 (where
-// tanh is 1 - 3e-8). 2 / (e + 1) by the 14-bit reciprocal estimate and one
-// Newton step (relative error ~2^-27, below float's own rounding) instead
-// of a divide. Absolute error against std::tanh stays below 2.5e-7 (tested
-// on a dense grid).
+// tanh is 1 - 3e-8). k <= 26 here, so ln2 in one float constant is close
+// enough (k times its 1.9e-9 error is 2.5e-8 of the result at most).
+// 2 / (e + 1) = 1 / h, h = (e + 1) / 2, by the 14-bit reciprocal estimate u
+// and one Newton step folded into the last multiply-add: 1 - u (2 - h u).
+// Absolute error against std::tanh stays below 2.5e-7 (tested on a dense
+// grid).
 inline __m512 tanh16(__m512 x) {
   const __m512i sign = _mm512_set1_epi32(static_cast<int>(0x80000000U));
   __m512 ax = _mm512_castsi512_ps(_mm512_andnot_si512(sign, _mm512_castps_si512(x)));
   ax = _mm512_min_ps(ax, _mm512_set1_ps(9.0f));
-  const __m512 e = exp_core(_mm512_add_ps(ax, ax));
-  const __m512 one = _mm512_set1_ps(1.0f);
-  const __m512 d = _mm512_add_ps(e, one);
-  __m512 inv = _mm512_rcp14_ps(d);
-  inv = _mm512_mul_ps(inv, _mm512_fnmadd_ps(d, inv, _mm512_set1_ps(2.0f)));
-  const __m512 t = _mm512_fnmadd_ps(_mm512_set1_ps(2.0f), inv, one);
-  // t | (x & sign): one ternary-logic instruction
-  return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_castps_si512(t), _mm512_castps_si512(x), sign, 0xF8));
+  const __m512 t = _mm512_fmadd_ps(ax, _mm512_set1_ps(2.0f * 1.44269504088896341f), _mm512_set1_ps(kExpMagic));
+  const __m512 k = _mm512_sub_ps(t, _mm512_set1_ps(kExpMagic));
+  const __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693147180559945309f), _mm512_add_ps(ax, ax));
+  const __m512 h = _mm512_fmadd_ps(exp_reduced(t, r), _mm512_set1_ps(0.5f), _mm512_set1_ps(0.5f));
+  const __m512 u = _mm512_rcp14_ps(h);
+  const __m512 th = _mm512_fnmadd_ps(u, _mm512_fnmadd_ps(h, u, _mm512_set1_ps(2.0f)), _mm512_set1_ps(1.0f));
+  // th | (x & sign): one ternary-logic instruction
+  return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_castps_si512(th), _mm512_castps_si512(x), sign, 0xF8));
 }
 
 // e^v for the softmax (v <= 0): 0 below -86.
+// ln2 in two constants (k reaches -125 here); the high part has 9 bits, so
+// k times it is exact.
 inline __m512 exp16(__m512 v) {
   const __mmask16 live = _mm512_cmp_ps_mask(v, _mm512_set1_ps(-86.0f), _CMP_GE_OQ);
-  return _mm512_maskz_mov_ps(live, exp_core(_mm512_max_ps(v, _mm512_set1_ps(-86.0f))));
+  v = _mm512_max_ps(v, _mm512_set1_ps(-86.0f));
+  const __m512 t = _mm512_fmadd_ps(v, _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(kExpMagic));
+  const __m512 k = _mm512_sub_ps(t, _mm512_set1_ps(kExpMagic));
+  __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693359375f), v);
+  r = _mm512_fnmadd_ps(k, _mm512_set1_ps(-2.12194440e-4f), r);
+  return _mm512_maskz_mov_ps(live, exp_reduced(t, r));
 }
 
 inline __m512 activate(__m512 v, bool relu) { return relu ? _mm512_max_ps(v, _mm512_setzero_ps()) : tanh16(v); }
 
-// ya = act(A xa + ba), yb = act(B xb + bb), interleaved: 8 independent
-// accumulator chains per 64 outputs keep both FMA ports busy.
-void dual_dense(const PackedLayer& A, const float* xa, const PackedLayer& B, const float* xb, float* ya, float* yb,
-                bool relu) {
+// Dual: ya = act(A xa + ba) and yb = act(B xb + bb), interleaved, one
+// input a step. Single (the actor alone): ya = act(A xa + ba), two inputs a
+// step, even ones into the a chains and odd ones into the b chains, summed
+// at the end. Either way 64 outputs have 8 independent accumulator chains,
+// which keeps both FMA ports busy.
+template <bool Dual>
+void dense(const PackedLayer& A, const float* xa, const PackedLayer& B, const float* xb, float* ya, float* yb,
+           bool relu) {
   const std::uint32_t outp = A.outp, in = A.in;
+  const std::uint32_t step = Dual ? 1 : 2, stop = Dual ? in : in & ~1U;
+  const float* xs = Dual ? xb : xa + 1;
   for (std::uint32_t o = 0; o < outp; o += 64) {
     __m512 a0 = _mm512_load_ps(A.b + o), a1 = _mm512_load_ps(A.b + o + 16), a2 = _mm512_load_ps(A.b + o + 32),
            a3 = _mm512_load_ps(A.b + o + 48);
-    __m512 b0 = _mm512_load_ps(B.b + o), b1 = _mm512_load_ps(B.b + o + 16), b2 = _mm512_load_ps(B.b + o + 32),
-           b3 = _mm512_load_ps(B.b + o + 48);
+    __m512 b0 = _mm512_setzero_ps(), b1 = b0, b2 = b0, b3 = b0;
+    if constexpr (Dual) {
+      b0 = _mm512_load_ps(B.b + o), b1 = _mm512_load_ps(B.b + o + 16), b2 = _mm512_load_ps(B.b + o + 32),
+      b3 = _mm512_load_ps(B.b + o + 48);
+    }
     const float* wa = A.w + o;
-    const float* wb = B.w + o;
-    for (std::uint32_t i = 0; i < in; ++i, wa += outp, wb += outp) {
+    const float* wb = Dual ? B.w + o : A.w + outp + o;
+    for (std::uint32_t i = 0; i < stop; i += step, wa += step * outp, wb += step * outp) {
       const __m512 va = _mm512_set1_ps(xa[i]);
-      const __m512 vb = _mm512_set1_ps(xb[i]);
+      const __m512 vb = _mm512_set1_ps(xs[i]);
       a0 = _mm512_fmadd_ps(_mm512_load_ps(wa), va, a0);
       b0 = _mm512_fmadd_ps(_mm512_load_ps(wb), vb, b0);
       a1 = _mm512_fmadd_ps(_mm512_load_ps(wa + 16), va, a1);
@@ -88,18 +105,31 @@ void dual_dense(const PackedLayer& A, const float* xa, const PackedLayer& B, con
       a3 = _mm512_fmadd_ps(_mm512_load_ps(wa + 48), va, a3);
       b3 = _mm512_fmadd_ps(_mm512_load_ps(wb + 48), vb, b3);
     }
+    if constexpr (!Dual) {
+      if ((in & 1U) != 0) {  // the last, odd input; wa is at its row
+        const __m512 va = _mm512_set1_ps(xa[in - 1]);
+        a0 = _mm512_fmadd_ps(_mm512_load_ps(wa), va, a0);
+        a1 = _mm512_fmadd_ps(_mm512_load_ps(wa + 16), va, a1);
+        a2 = _mm512_fmadd_ps(_mm512_load_ps(wa + 32), va, a2);
+        a3 = _mm512_fmadd_ps(_mm512_load_ps(wa + 48), va, a3);
+      }
+      a0 = _mm512_add_ps(a0, b0), a1 = _mm512_add_ps(a1, b1), a2 = _mm512_add_ps(a2, b2), a3 = _mm512_add_ps(a3, b3);
+    }
     _mm512_store_ps(ya + o, activate(a0, relu));
     _mm512_store_ps(ya + o + 16, activate(a1, relu));
     _mm512_store_ps(ya + o + 32, activate(a2, relu));
     _mm512_store_ps(ya + o + 48, activate(a3, relu));
-    _mm512_store_ps(yb + o, activate(b0, relu));
-    _mm512_store_ps(yb + o + 16, activate(b1, relu));
-    _mm512_store_ps(yb + o + 32, activate(b2, relu));
-    _mm512_store_ps(yb + o + 48, activate(b3, relu));
+    if constexpr (Dual) {
+      _mm512_store_ps(yb + o, activate(b0, relu));
+      _mm512_store_ps(yb + o + 16, activate(b1, relu));
+      _mm512_store_ps(yb + o + 32, activate(b2, relu));
+      _mm512_store_ps(yb + o + 48, activate(b3, relu));
+    }
   }
 }
 
-inline float dot(const float* w, const float* x, std::uint32_t np) {
+// w . x over np (a multiple of 16), left in 16 lanes.
+inline __m512 dot_lanes(const float* w, const float* x, std::uint32_t np) {
   __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
   std::uint32_t i = 0;
   for (; i + 32 <= np; i += 32) {
@@ -107,8 +137,29 @@ inline float dot(const float* w, const float* x, std::uint32_t np) {
     s1 = _mm512_fmadd_ps(_mm512_load_ps(w + i + 16), _mm512_load_ps(x + i + 16), s1);
   }
   for (; i < np; i += 16) s0 = _mm512_fmadd_ps(_mm512_load_ps(w + i), _mm512_load_ps(x + i), s0);
-  return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+  return _mm512_add_ps(s0, s1);
 }
+
+// The action heads' sums (at most three, from lane 0) and the value head's
+// (lane 3): four dot products reduced together in 13 instructions, where
+// four separate reductions take 32 and leave the sums in memory for the
+// softmax to load back.
+inline __m128 heads4(const PackedNet& net, const float* l_pi, const float* l_vf) {
+  __m512 s[4];
+  for (std::uint32_t a = 0; a < 3; ++a)
+    s[a] = a < net.n_actions ? dot_lanes(net.action_w + a * net.h2p, l_pi, net.h2p) : _mm512_setzero_ps();
+  s[3] = net.critic != 0 ? dot_lanes(net.value_w, l_vf, net.h2p) : _mm512_setzero_ps();
+  // Per 128-bit block: [s0 s1 s0 s1] pairs summed, then [s0 s1 s2 s3], then the blocks.
+  const __m512 t01 = _mm512_add_ps(_mm512_unpacklo_ps(s[0], s[1]), _mm512_unpackhi_ps(s[0], s[1]));
+  const __m512 t23 = _mm512_add_ps(_mm512_unpacklo_ps(s[2], s[3]), _mm512_unpackhi_ps(s[2], s[3]));
+  __m512 u = _mm512_add_ps(_mm512_shuffle_ps(t01, t23, _MM_SHUFFLE(1, 0, 1, 0)),
+                           _mm512_shuffle_ps(t01, t23, _MM_SHUFFLE(3, 2, 3, 2)));
+  u = _mm512_add_ps(u, _mm512_shuffle_f32x4(u, u, _MM_SHUFFLE(1, 0, 3, 2)));
+  u = _mm512_add_ps(u, _mm512_shuffle_f32x4(u, u, _MM_SHUFFLE(2, 3, 0, 1)));
+  return _mm512_castps512_ps128(u);
+}
+
+inline float dot(const float* w, const float* x, std::uint32_t np) { return _mm512_reduce_add_ps(dot_lanes(w, x, np)); }
 
 }  // namespace
 
@@ -131,12 +182,25 @@ bool forward_avx512(const PackedNet& net, const float* raw, float* x, float* scr
   float* l_pi = scratch + 512;
   float* l_vf = scratch + 768;
   const bool relu = net.relu != 0;
-  dual_dense(net.pi1, x, net.vf1, x, h_pi, h_vf, relu);
-  dual_dense(net.pi2, h_pi, net.vf2, h_vf, l_pi, l_vf, relu);
-  // Heads, then the softmax over at most 16 logits in one register.
+  if (net.critic != 0) {
+    dense<true>(net.pi1, x, net.vf1, x, h_pi, h_vf, relu);
+    dense<true>(net.pi2, h_pi, net.vf2, h_vf, l_pi, l_vf, relu);
+  } else {
+    dense<false>(net.pi1, x, net.pi1, x, h_pi, nullptr, relu);
+    dense<false>(net.pi2, h_pi, net.pi2, h_pi, l_pi, nullptr, relu);
+  }
+  if (net.n_actions <= 3) {  // the trading layout
+    heads_softmax4(
+        heads4(net, l_pi, l_vf), first_lanes(net.n_actions), net.action_b, net.value_b,
+        [](__m128 v) { return _mm512_castps512_ps128(exp16(_mm512_zextps128_ps512(v))); }, probs, value, action);
+    if (net.critic == 0) *value = __builtin_nanf("");
+    return true;
+  }
+  // Wider action spaces: the heads one by one, then the softmax over at most
+  // 16 logits in one register.
   alignas(64) float logits[16];
   for (std::uint32_t a = 0; a < net.n_actions; ++a) logits[a] = dot(net.action_w + a * net.h2p, l_pi, net.h2p) + net.action_b[a];
-  *value = dot(net.value_w, l_vf, net.h2p) + net.value_b;
+  *value = net.critic != 0 ? dot(net.value_w, l_vf, net.h2p) + net.value_b : __builtin_nanf("");
   const __mmask16 am = static_cast<__mmask16>((1U << net.n_actions) - 1);
   const __m512 l = _mm512_mask_loadu_ps(_mm512_set1_ps(-3.4e38f), am, logits);
   const float mx = _mm512_reduce_max_ps(l);

@@ -1,7 +1,8 @@
 // The hand-vectorized forward pass's contract with its callers. Kernels live
 // in their own translation units, compiled for their instruction set, and
-// include nothing but this header and <immintrin.h>: no inline library code
-// compiled for AVX-512 can leak into code that runs on older CPUs.
+// include nothing but this header, policy_heads.hpp (internal linkage only)
+// and <immintrin.h>: no inline library code compiled for AVX-512 can leak
+// into code that runs on older CPUs.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +25,9 @@ struct PackedNet {
   float value_b;
   std::uint32_t n_actions, h2p;
   std::uint32_t relu;  // 0: tanh, 1: relu
+  // 1: the value network (the critic) too; 0: the actor alone, the vf
+  // layers and value head are not read and the value is NaN.
+  std::uint32_t critic;
   // VecNormalize, frozen: x = clamp((raw - mean) * inv_std, -clip, clip);
   // mean 0, inv_std 1 and clip 3.4e38 for a model without statistics.
   // Both padded with zeros to a multiple of 16.
@@ -33,13 +37,13 @@ struct PackedNet {
   std::uint32_t n_obs;
 };
 
-// The whole pass, in one call. raw: n_obs observations (not padded). When one
-// of them is NaN or infinite, returns false and writes none of probs, value
-// and action (x may hold part of the observation). Otherwise
-// writes the n_actions action probabilities (softmax of the logits), the
-// value, the index of the largest logit (the first, on a tie) and returns
-// true. x: the normalised observation, padded to a multiple of 16 floats;
-// scratch: 4 x kMaxHidden floats; both 64-byte aligned.
+// The whole pass, in one call. raw: n_obs observations (not padded). When
+// one of them is NaN or infinite, returns false and writes none of probs,
+// value and action (x may hold part of the observation). Otherwise writes
+// the n_actions action probabilities (softmax of the logits), the value
+// (NaN without the critic), the index of the largest logit (the first, on a
+// tie) and returns true. x: the normalised observation, padded to a multiple
+// of 16 floats; scratch: 4 x kMaxHidden floats; both 64-byte aligned.
 using ForwardFn = bool (*)(const PackedNet& net, const float* raw, float* x, float* scratch, float* probs,
                            float* value, std::uint32_t* action);
 

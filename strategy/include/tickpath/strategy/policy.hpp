@@ -30,7 +30,7 @@ PolicyBackend best_policy_backend() noexcept;
 
 struct PolicyOutput {
   std::array<float, kMaxActions> probs{};
-  float value = 0.0f;
+  float value = 0.0f;  // the critic's estimate; NaN when the policy runs without it
   std::uint8_t action = 0;  // 0 HOLD, 1 BUY, 2 SELL in the trading layout
   float confidence = 0.0f;  // probs[action]
 };
@@ -38,7 +38,11 @@ struct PolicyOutput {
 class Policy {
  public:
   // Fails (returns nullptr, sets error) when the CPU lacks the back-end.
-  static std::unique_ptr<Policy> create(const PolicyModel& model, PolicyBackend backend, std::string& error);
+  // critic = false: the actor alone. The value network is neither packed
+  // nor run (Stable-Baselines3's predict() does not run it either), the pass
+  // does about half the work and PolicyOutput::value is NaN.
+  static std::unique_ptr<Policy> create(const PolicyModel& model, PolicyBackend backend, std::string& error,
+                                        bool critic = true);
   ~Policy();
   Policy(const Policy&) = delete;
   Policy& operator=(const Policy&) = delete;
@@ -56,17 +60,19 @@ class Policy {
   [[nodiscard]] std::uint32_t prefetch_lines() const noexcept;
 
   [[nodiscard]] PolicyBackend backend() const noexcept { return backend_; }
+  [[nodiscard]] bool critic() const noexcept { return critic_; }
   [[nodiscard]] std::uint32_t n_obs() const noexcept { return model_.n_obs; }
   [[nodiscard]] std::uint32_t n_actions() const noexcept { return model_.n_actions; }
   [[nodiscard]] std::uint64_t non_finite_inputs() const noexcept { return non_finite_; }
   [[nodiscard]] const PolicyModel& model() const noexcept { return model_; }
 
  private:
-  Policy(const PolicyModel& model, PolicyBackend backend);
+  Policy(const PolicyModel& model, PolicyBackend backend, bool critic);
   void forward_scalar(const double* x, double* logits, double& value) const noexcept;
 
   PolicyModel model_;
   PolicyBackend backend_;
+  bool critic_;
   struct Packed;
   std::unique_ptr<Packed> packed_;
   std::uint64_t non_finite_ = 0;
@@ -76,7 +82,7 @@ class Policy {
 // 13 observations, 3 actions HOLD/BUY/SELL), pick the back-end by name.
 // nullptr and one line in `error` on any failure.
 std::unique_ptr<Policy> load_policy(const std::string& path, const std::string& backend, bool trading_layout,
-                                    std::string& error);
+                                    std::string& error, bool critic = true);
 
 // Softmax of n logits into probs (max-subtracted, float); returns argmax.
 std::uint8_t softmax_argmax(const float* logits, std::uint32_t n, float* probs) noexcept;

@@ -117,7 +117,8 @@ struct UiClients {
 };
 
 // ui_mode -1: the dashboard is not part of the benchmark; 0, 1, 2: as above.
-void pipeline_run(benchmark::State& state, double pace, int ui_mode) {
+// critic false: the actor alone (`tickpath run --no-critic`).
+void pipeline_run(benchmark::State& state, double pace, int ui_mode, bool critic = true) {
   engine::RunReport rep;
   for (auto _ : state) {
     UiClients clients;
@@ -134,6 +135,7 @@ void pipeline_run(benchmark::State& state, double pace, int ui_mode) {
     cfg.strategy_cpu = 1;
     cfg.model_path = model_path();
     cfg.policy_backend = strategy::to_string(best_backend());
+    cfg.policy_critic = critic;
     cfg.pace_fps = pace;
     // Paced runs are short in frames: a faster market in event time closes
     // the 35 bars the observation needs within the first quarter of the run.
@@ -167,21 +169,24 @@ void pipeline_run(benchmark::State& state, double pace, int ui_mode) {
                    : ui_mode == 2 ? "paced, dashboard with a reading client"
                                   : "paced, dashboard with a reading and a stalled client");
   } else {
-    state.SetLabel(pace > 0 ? "pipeline paced" : "pipeline saturated");
+    state.SetLabel(std::string(pace > 0 ? "pipeline paced" : "pipeline saturated") + (critic ? "" : ", actor only"));
   }
 }
 
 void BM_Pipeline(benchmark::State& state) { pipeline_run(state, static_cast<double>(state.range(0)), -1); }
+void BM_PipelineActor(benchmark::State& state) {
+  pipeline_run(state, static_cast<double>(state.range(0)), -1, false);
+}
 void BM_PipelineUi(benchmark::State& state) {
   pipeline_run(state, static_cast<double>(state.range(0)), static_cast<int>(state.range(1)));
 }
 
 // The anchor: the same frames and stages inline on one pinned thread.
-void BM_Inline(benchmark::State& state) {
+void inline_run(benchmark::State& state, bool critic) {
   feed::SyntheticConfig sc;
   auto frames = feed::SyntheticMarket(sc).render(kFrames);
   std::string err;
-  auto policy = strategy::Policy::create(strategy::PolicyModel::init_orthogonal(1), best_backend(), err);
+  auto policy = strategy::Policy::create(strategy::PolicyModel::init_orthogonal(1), best_backend(), err, critic);
   if (!policy) {
     state.SkipWithError(err.c_str());
     return;
@@ -222,8 +227,11 @@ void BM_Inline(benchmark::State& state) {
   state.counters["t2s_p50_ns"] = p.p50_ns;
   state.counters["t2s_p99_ns"] = p.p99_ns;
   state.counters["t2s_p999_ns"] = p.p999_ns;
-  state.SetLabel("inline, one thread (anchor)");
+  state.SetLabel(critic ? "inline, one thread (anchor)" : "inline, one thread, actor only (anchor)");
 }
+
+void BM_Inline(benchmark::State& state) { inline_run(state, true); }
+void BM_InlineActor(benchmark::State& state) { inline_run(state, false); }
 
 }  // namespace
 
@@ -237,4 +245,6 @@ BENCHMARK(BM_PipelineUi)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Inline)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_PipelineActor)->Arg(0)->Arg(100'000)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_InlineActor)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
 TICKPATH_BENCHMARK_MAIN()

@@ -36,35 +36,40 @@ std::vector<std::vector<float>> observations() {
   return out;
 }
 
-double policy_macs() {
+// Multiply-adds of one pass: both networks and heads, or the actor alone.
+double policy_macs(bool critic = true) {
   const auto& m = model();
-  return 2.0 * (double(m.n_obs) * m.h1 + double(m.h1) * m.h2) + double(m.h2) * (m.n_actions + 1);
+  const double net = double(m.n_obs) * m.h1 + double(m.h1) * m.h2;
+  return critic ? 2.0 * net + double(m.h2) * (m.n_actions + 1) : net + double(m.h2) * m.n_actions;
 }
 
-double fma_lower_bound_ns() { return policy_macs() / (2.0 * 16.0) / tickpath::bench::clock().ticks_per_ns(); }
+double fma_lower_bound_ns(bool critic = true) {
+  return policy_macs(critic) / (2.0 * 16.0) / tickpath::bench::clock().ticks_per_ns();
+}
 
 // The back-end named by the benchmark's first argument, or nullptr (and
 // the benchmark skipped) when this CPU lacks it.
-std::unique_ptr<Policy> policy_or_skip(benchmark::State& state) {
+std::unique_ptr<Policy> policy_or_skip(benchmark::State& state, bool critic = true) {
   const auto backend = static_cast<PolicyBackend>(state.range(0));
   if (!cpu_supports(backend)) {
     state.SkipWithError("CPU lacks this back-end");
     return nullptr;
   }
   std::string err;
-  return Policy::create(model(), backend, err);
+  return Policy::create(model(), backend, err, critic);
 }
 
-void BM_Policy(benchmark::State& state) {
-  auto p = policy_or_skip(state);
+// Arguments: back-end, stamped (1) or not.
+void policy_passes(benchmark::State& state, bool critic) {
+  auto p = policy_or_skip(state, critic);
   if (!p) return;
   const auto backend = p->backend();
   const auto obs = observations();
   PolicyOutput out;
   std::size_t i = 0;
-  state.SetLabel(to_string(backend));
-  state.counters["fma_lower_bound_ns"] = fma_lower_bound_ns();
-  state.counters["macs"] = policy_macs();
+  state.SetLabel(std::string(to_string(backend)) + (critic ? "" : ", actor only"));
+  state.counters["fma_lower_bound_ns"] = fma_lower_bound_ns(critic);
+  state.counters["macs"] = policy_macs(critic);
   if (state.range(1) == 0) {  // no stamps: time per iteration is the forward pass alone
     for (auto _ : state) {
       const bool ok = p->forward(obs[i++ & 255].data(), out);
@@ -85,13 +90,19 @@ void BM_Policy(benchmark::State& state) {
   tickpath::bench::report_percentiles(state, h);
 }
 
+void BM_Policy(benchmark::State& state) { policy_passes(state, true); }
+
+// The actor alone (`tickpath run --no-critic`): what the signal needs, as
+// Stable-Baselines3's predict() computes it; the value network is not run.
+void BM_PolicyActor(benchmark::State& state) { policy_passes(state, false); }
+
 // The forward pass as the pipeline sees it: not back to back, but after
 // `gap` microseconds of other work (here a register-only spin that touches
 // no memory). On the 2-core VM this suite was tuned on, the pass costs
 // more the longer the gap, whatever the gap's work; the pipeline's policy
 // stage (a pass every ~20 us) matches the 20 us row, not the back-to-back one.
-void BM_PolicyAfterGap(benchmark::State& state) {
-  auto p = policy_or_skip(state);
+void passes_after_gap(benchmark::State& state, bool critic) {
+  auto p = policy_or_skip(state, critic);
   if (!p) return;
   const auto obs = observations();
   PolicyOutput out;
@@ -109,9 +120,13 @@ void BM_PolicyAfterGap(benchmark::State& state) {
     benchmark::DoNotOptimize(out);
     h.record(clk.delta_ns(t0, clk.now()));
   }
-  state.SetLabel(std::string(to_string(p->backend())) + ", after " + std::to_string(state.range(1)) + " us");
+  state.SetLabel(std::string(to_string(p->backend())) + (critic ? "" : ", actor only") + ", after " +
+                 std::to_string(state.range(1)) + " us");
   tickpath::bench::report_percentiles(state, h);
 }
+
+void BM_PolicyAfterGap(benchmark::State& state) { passes_after_gap(state, true); }
+void BM_PolicyActorAfterGap(benchmark::State& state) { passes_after_gap(state, false); }
 
 // bf16 or fp32 for the hidden layers (the candidate: half the bytes
 // of weights, VDPBF16PS's two products per lane): the same two layers of
@@ -224,6 +239,8 @@ void BM_OneDnn(benchmark::State& state) {
 BENCHMARK(BM_OneDnn)->Arg(1)->Arg(64);
 BENCHMARK(BM_Policy)->Args({0, 1})->Args({1, 0})->Args({1, 1})->Args({2, 0})->Args({2, 1});
 BENCHMARK(BM_PolicyAfterGap)->Args({2, 1})->Args({2, 5})->Args({2, 20})->Args({1, 20});
+BENCHMARK(BM_PolicyActor)->Args({1, 0})->Args({1, 1})->Args({2, 0})->Args({2, 1});
+BENCHMARK(BM_PolicyActorAfterGap)->Args({2, 20})->Args({1, 20});
 BENCHMARK(BM_DenseLayers)->Arg(0)->Arg(1);
 BENCHMARK(BM_PlainLoop);
 BENCHMARK(tickpath::bench::BM_FmaPeak)->Name("BM_FmaPeak");

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -238,10 +239,12 @@ TEST(Pipeline_Policy, SignalsOnEveryTradeWithStagesAndNoHotAllocation) {
   ASSERT_TRUE(tickpath::strategy::save_policy_model(model, tickpath::strategy::PolicyModel::init_orthogonal(5), error));
   // The third run has the dashboard stream on: the strategy thread then also
   // publishes each symbol's frame and its closed bars, still without allocating.
-  for (int variant = 0; variant < 3; ++variant) {
+  // The fourth runs the actor alone: the same signals, without a value.
+  for (int variant = 0; variant < 4; ++variant) {
     const char* backend = variant == 0 ? "scalar" : "auto";
     PipelineConfig cfg;
     if (variant == 2) cfg.ui_listen = "127.0.0.1:0";
+    cfg.policy_critic = variant != 3;
     cfg.feed = PipelineConfig::Feed::synthetic;
     cfg.synthetic.symbols = {"BTCUSDT", "ETHUSDT"};
     cfg.synthetic.rate_per_s = 50;  // 300,000 frames = 100 minutes of market: past the 35-bar warm-up
@@ -272,9 +275,18 @@ TEST(Pipeline_Policy, SignalsOnEveryTradeWithStagesAndNoHotAllocation) {
     EXPECT_GT(rep.policy_warmup_skips, 0U);
     EXPECT_EQ(policy_runs, rep.signals) << "the policy stage times forward passes, not warm-up skips";
     EXPECT_EQ(t2s, rep.signals);
+    EXPECT_EQ(rep.policy_critic, cfg.policy_critic);
+    for (const auto& s : rep.symbols) {
+      ASSERT_GT(s.signals, 0U) << s.name;
+      EXPECT_EQ(std::isfinite(s.last_signal.value), cfg.policy_critic) << s.name << " value " << s.last_signal.value;
+    }
     const std::string j = rep.to_json();
     EXPECT_NE(j.find("\"tick_to_signal\":{"), std::string::npos);
-    EXPECT_NE(j.find("\"policy\":{\"backend\""), std::string::npos);
+    EXPECT_NE(j.find(std::string("\"policy\":{\"backend\":\"") + rep.policy_backend + "\",\"critic\":" +
+                     (cfg.policy_critic ? "true" : "false")),
+              std::string::npos)
+        << j;
+    EXPECT_EQ(rep.to_table().find("actor only (no value)") != std::string::npos, !cfg.policy_critic);
   }
 }
 

@@ -124,6 +124,20 @@ def policy_tables(runs):
     out.append(f"\nFMA lower bound: {fmt(bound, 1)} ns (multiply-adds of both networks / 32 per cycle at the TSC rate); "
                f"measured FMA peak bound: {fmt(peak_bound, 1)} ns (the same multiply-adds at `BM_FmaPeak`'s "
                f"{fmt(per_run(runs, lambda r: get(r, 'BM_FmaPeak', 'items_per_second') / 1e9), 1)} G/s).")
+    if any(get(r, "BM_PolicyActor/2/0") is not None or get(r, "BM_PolicyActor/1/0") is not None for r in runs):
+        out += ["", "| the actor alone (`--no-critic`) | ns per call (unstamped) | p50 / p99 ns (stamped) | p50 after 20 us | "
+                "vs the actor's FMA lower bound | vs both networks (unstamped) |", "|---|---|---|---|---|---|"]
+        for arg, label in (("2", "AVX-512"), ("1", "AVX2+FMA")):
+            un = f"BM_PolicyActor/{arg}/0"
+            if all(get(r, un) is None for r in runs):
+                continue
+            t = per_run(runs, lambda r: get(r, un))
+            p50 = per_run(runs, lambda r: get(r, f"BM_PolicyActor/{arg}/1", "p50_ns"))
+            p99 = per_run(runs, lambda r: get(r, f"BM_PolicyActor/{arg}/1", "p99_ns"))
+            gap = per_run(runs, lambda r: get(r, f"BM_PolicyActorAfterGap/{arg}/20", "p50_ns"))
+            vb = per_run(runs, lambda r: get(r, un) / get(r, un, "fma_lower_bound_ns"))
+            vf = per_run(runs, lambda r: get(r, un) / get(r, f"BM_Policy/{arg}/0"))
+            out.append(f"| {label} | {fmt(t)} | {fmt(p50)} / {fmt(p99)} | {fmt(gap)} | {fmt(vb, 2, 'x')} | {fmt(vf, 2, 'x')} |")
     out += ["", "| forward pass after an idle gap (stamped) | p50 ns | p99 ns | p50 vs back to back |", "|---|---|---|---|"]
     for arg, label in (("2", "AVX-512"), ("1", "AVX2+FMA")):
         for gap in ("1", "5", "20"):
@@ -166,7 +180,11 @@ def pipeline_tables(runs):
     g = lambda n, k: per_run(runs, lambda r: get(r, n, k))
     out = ["| run | frames/s | dropped | tick_to_signal p50 / p99 / p99.9 ns | queue p50 / p99 ns | parse p50 ns | vCPU steal, worst hot core |",
            "|---|---|---|---|---|---|---|"]
-    for n, label in ((sat, "pipeline, saturated (1M frames)"), (paced, "pipeline, paced at 100k frames/s (2 s)")):
+    rows = [(sat, "pipeline, saturated (1M frames)"), (paced, "pipeline, paced at 100k frames/s (2 s)")]
+    actor = [("BM_PipelineActor/0/iterations:1/manual_time", "actor alone (`--no-critic`), saturated"),
+             ("BM_PipelineActor/100000/iterations:1/manual_time", "actor alone (`--no-critic`), paced at 100k frames/s")]
+    rows += [(n, label) for n, label in actor if any(get(r, n) is not None for r in runs)]
+    for n, label in rows:
         fps = [v / 1e6 if v else None for v in g(n, "frames_per_s")]
         out.append(f"| {label} | {fmt(fps, 2, ' M')} | {fmt(g(n, 'dropped'))} | {fmt(g(n, 't2s_p50_ns'))} / {fmt(g(n, 't2s_p99_ns'))} / "
                    f"{fmt(g(n, 't2s_p999_ns'))} | {fmt(g(n, 'queue_p50_ns'))} / {fmt(g(n, 'queue_p99_ns'))} | {fmt(g(n, 'parse_p50_ns'))} | "
@@ -174,6 +192,11 @@ def pipeline_tables(runs):
     fps = [v / 1e6 if v else None for v in g(inline, "frames_per_s")]
     out.append(f"| anchor: the same stages inline on one thread | {fmt(fps, 2, ' M')} | - | {fmt(g(inline, 't2s_p50_ns'))} / "
                f"{fmt(g(inline, 't2s_p99_ns'))} / {fmt(g(inline, 't2s_p999_ns'))} | - | - | - |")
+    inline_actor = "BM_InlineActor/iterations:1/manual_time"
+    if any(get(r, inline_actor) is not None for r in runs):
+        fps = [v / 1e6 if v else None for v in g(inline_actor, "frames_per_s")]
+        out.append(f"| anchor: inline, actor alone | {fmt(fps, 2, ' M')} | - | {fmt(g(inline_actor, 't2s_p50_ns'))} / "
+                   f"{fmt(g(inline_actor, 't2s_p99_ns'))} / {fmt(g(inline_actor, 't2s_p999_ns'))} | - | - | - |")
     ratio = per_run(runs, lambda r: get(r, sat, "frames_per_s") / get(r, inline, "frames_per_s"))
     out.append(f"\nSaturated pipeline throughput / inline anchor: {fmt(ratio, 2, 'x')}.")
     return "\n".join(out)

@@ -78,7 +78,7 @@ struct ExportOptions {
 
 int cmd_run(const std::string& feed, const std::string& symbols, std::uint64_t messages, double duration,
             const std::string& cpus, const std::string& report, double speed, bool drop, std::uint64_t seed,
-            double rate, bool bursty, bool quiet, const std::string& model, const std::string& backend,
+            double rate, bool bursty, bool quiet, const std::string& model, const std::string& backend, bool critic,
             const std::string& policy_on, const tickpath::strategy::SignalOptions& sig, double fee_bps,
             bool allow_short, const tickpath::engine::LiveOptions& live, const std::string& streams,
             const std::string& record_dir, const std::string& udp_interface, bool lock_memory, int fifo, double pace,
@@ -175,6 +175,7 @@ int cmd_run(const std::string& feed, const std::string& symbols, std::uint64_t m
   cfg.progress = !quiet;
   cfg.model_path = model;
   cfg.policy_backend = backend;
+  cfg.policy_critic = critic;
   if (policy_on == "trade") cfg.policy_on = tickpath::engine::PipelineConfig::PolicyOn::trade;
   else if (policy_on == "bar") cfg.policy_on = tickpath::engine::PipelineConfig::PolicyOn::bar;
   else if (policy_on.size() > 2 && policy_on.compare(policy_on.size() - 2, 2, "ms") == 0) {
@@ -543,6 +544,9 @@ int main(int argc, char** argv) {
   std::string run_model, run_backend = "auto", policy_on = "trade";
   run->add_option("--model", run_model, "policy model file: adds the policy and signal stages");
   run->add_option("--backend", run_backend, "policy back-end: auto | scalar | avx2 | avx512")->capture_default_str();
+  bool no_critic = false;
+  run->add_flag("--no-critic", no_critic,
+                "run the actor alone: signals carry no value estimate, the policy pass does about half the work");
   run->add_option("--policy-on", policy_on, "trade (every trade, forming bar) | bar (each closed bar) | NNNms (at most every NNN ms of event time)")
       ->capture_default_str();
   tickpath::strategy::SignalOptions sig;
@@ -615,6 +619,8 @@ int main(int argc, char** argv) {
   exp->add_option("--out", ex.dir, "directory for trades.csv, bars_1m.csv, signals.csv")->required();
   exp->add_option("--model", exp_model, "policy model file: signals as the recording run made them (without one, no signals)");
   exp->add_option("--policy-on", exp_policy_on, "as the recording run: trade | bar | PERIODms")->capture_default_str();
+  bool exp_no_critic = false;
+  exp->add_flag("--no-critic", exp_no_critic, "as the recording run: the actor alone, no value estimate");
   exp->add_option("--from", ex.from, "rows from this event time (epoch ms/us or ISO-8601)");
   exp->add_option("--to", ex.to, "rows before this event time");
 
@@ -686,7 +692,7 @@ int main(int argc, char** argv) {
   nats.stream_max_age_s = stream_age_h * 3600;
   if (*run)
     return cmd_run(feed, symbols, messages, duration, cpus, report, speed, drop, seed, rate, bursty, quiet, run_model,
-                   run_backend, policy_on, sig, run_fee, run_short, live, streams, record_dir, udp_interface, !no_mlock,
+                   run_backend, !no_critic, policy_on, sig, run_fee, run_short, live, streams, record_dir, udp_interface, !no_mlock,
                    fifo, pace, ui_listen, ui_root, nats, clickhouse, shard, warm_from);
   if (*stress) {
     so.tls = !stress_plain;
@@ -716,7 +722,7 @@ int main(int argc, char** argv) {
     return tickpath::engine::run_stress(so);
   }
   if (*exp)
-    return cmd_run("replay:" + exp_journal, "", 0, 0, "", "", 0, false, 42, 200, false, true, exp_model, "auto", exp_policy_on,
+    return cmd_run("replay:" + exp_journal, "", 0, 0, "", "", 0, false, 42, 200, false, true, exp_model, "auto", !exp_no_critic, exp_policy_on,
                    tickpath::strategy::SignalOptions{}, 10, false, tickpath::engine::LiveOptions{}, "", "", "127.0.0.1", false,
                    0, 0, "", "", tickpath::engine::NatsOptions{}, tickpath::engine::ClickHouseOptions{}, "", "", ex);
   if (*tail) {

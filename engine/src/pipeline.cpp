@@ -168,9 +168,10 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
   // ---- set-up (io thread): the policy first, so a bad model fails fast ----
   std::unique_ptr<strategy::Policy> policy;
   if (!cfg.model_path.empty()) {
-    policy = strategy::load_policy(cfg.model_path, cfg.policy_backend, true, error);
+    policy = strategy::load_policy(cfg.model_path, cfg.policy_backend, true, error, cfg.policy_critic);
     if (!policy) return {};
     rep.policy_backend = strategy::to_string(policy->backend());
+    rep.policy_critic = policy->critic();
     rep.model = cfg.model_path;
   }
   // ---- set-up (io thread): frames in memory, symbols interned ----

@@ -57,11 +57,12 @@ std::string RunReport::to_json() const {
   if (!clock_note.empty()) o += fmt::format("\"clock_note\":\"{}\",", esc(clock_note));
   if (!policy_backend.empty()) {
     o += fmt::format(
-        "\"policy\":{{\"backend\":\"{}\",\"model\":\"{}\",\"signals\":{},\"hold\":{},\"buy\":{},\"sell\":{},"
-        "\"signal_drops\":{},\"warmup_skips\":{},\"non_finite_observations\":{},\"held_low_confidence\":{},"
+        "\"policy\":{{\"backend\":\"{}\",\"critic\":{},\"model\":\"{}\",\"signals\":{},\"hold\":{},\"buy\":{},"
+        "\"sell\":{},\"signal_drops\":{},\"warmup_skips\":{},\"non_finite_observations\":{},\"held_low_confidence\":{},"
         "\"held_cooldown\":{}}},",
-        policy_backend, esc(model), signals, signals_by_action[0], signals_by_action[1], signals_by_action[2],
-        signal_drops, policy_warmup_skips, non_finite_observations, held_low_confidence, held_cooldown);
+        policy_backend, policy_critic, esc(model), signals, signals_by_action[0], signals_by_action[1],
+        signals_by_action[2], signal_drops, policy_warmup_skips, non_finite_observations, held_low_confidence,
+        held_cooldown);
   }
   if (live) {
     o += fmt::format(
@@ -231,9 +232,10 @@ std::string RunReport::to_table() const {
   o += fmt::format("  clock {} ({:.3f} ticks/ns), one stamp costs {:.1f} ns{}\n", clock, tsc_ghz, clock_overhead_ns,
                    clock_note.empty() ? "" : " - " + clock_note);
   if (!policy_backend.empty())
-    o += fmt::format("  policy {} ({}): {} signals (HOLD {}, BUY {}, SELL {}; held for low confidence {}, cool-down {}), "
+    o += fmt::format("  policy {}{} ({}): {} signals (HOLD {}, BUY {}, SELL {}; held for low confidence {}, cool-down {}), "
                      "{} dropped, {} skipped while warming up, {} non-finite observations\n",
-                     policy_backend, model, signals, signals_by_action[0], signals_by_action[1], signals_by_action[2],
+                     policy_backend, policy_critic ? "" : ", actor only (no value)", model, signals,
+                     signals_by_action[0], signals_by_action[1], signals_by_action[2],
                      held_low_confidence, held_cooldown, signal_drops, policy_warmup_skips, non_finite_observations);
   for (const auto& h : hygiene) o += "  start-up: " + h + "\n";
   if (!steal.empty()) {

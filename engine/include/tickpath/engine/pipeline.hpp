@@ -138,6 +138,9 @@ struct PipelineConfig {
   // Policy stage: empty model path = none (the pipeline ends at indicators).
   std::string model_path;
   std::string policy_backend = "auto";  // auto | scalar | avx2 | avx512
+  // false: the actor alone. The value network is not run, the policy stage
+  // does about half the work, and signals carry no value (NaN).
+  bool policy_critic = true;
   // When the policy runs: on every trade (forming bar), on each closed bar,
   // or at most every policy_every_ms of event time per symbol.
   enum class PolicyOn { trade, bar, interval } policy_on = PolicyOn::trade;
@@ -232,6 +235,7 @@ struct RunReport {
   std::vector<BookSummary> book_states;
   // policy stage
   std::string policy_backend;  // empty when the run had no policy
+  bool policy_critic = true;
   std::string model;
   std::uint64_t signals = 0, signal_drops = 0, policy_warmup_skips = 0, non_finite_observations = 0;
   std::array<std::uint64_t, 3> signals_by_action{};

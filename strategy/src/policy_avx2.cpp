@@ -2,8 +2,8 @@
 // CPU says it has both.
 #include <immintrin.h>
 
-#include "policy_heads.hpp"
 #include "policy_kernels.hpp"
+#include "policy_pass.hpp"
 
 namespace tickpath::strategy::kernels {
 
@@ -159,30 +159,18 @@ bool forward_avx2(const PackedNet& net, const float* raw, float* x, float* scrat
     const __m256 z = _mm256_mul_ps(_mm256_sub_ps(r, _mm256_load_ps(net.mean + i)), _mm256_load_ps(net.inv_std + i));
     _mm256_store_ps(x + i, _mm256_min_ps(_mm256_max_ps(z, nclip), clip));
   }
-  float* h_pi = scratch;
-  float* h_vf = scratch + 256;
-  float* l_pi = scratch + 512;
-  float* l_vf = scratch + 768;
-  const bool relu = net.relu != 0;
-  if (net.critic != 0) {
-    dense<true>(net.pi1, x, net.vf1, x, h_pi, h_vf, relu);
-    dense<true>(net.pi2, h_pi, net.vf2, h_vf, l_pi, l_vf, relu);
-  } else {
-    dense<false>(net.pi1, x, net.pi1, x, h_pi, nullptr, relu);
-    dense<false>(net.pi2, h_pi, net.pi2, h_pi, l_pi, nullptr, relu);
-  }
+  const Hidden h = hidden_layers(net, x, scratch, &dense<true>, &dense<false>);
   if (net.n_actions <= 3) {  // the trading layout
-    heads_softmax4(
-        heads4(net, l_pi, l_vf), first_lanes(net.n_actions), net.action_b, net.value_b,
-        [](__m128 v) { return _mm256_castps256_ps128(exp8(_mm256_zextps128_ps256(v))); }, probs, value, action);
-    if (net.critic == 0) *value = __builtin_nanf("");
+    const auto exp4 = [](__m128 v) { return _mm256_castps256_ps128(exp8(_mm256_zextps128_ps256(v))); };
+    heads_softmax4(net, heads4(net, h.l_pi, h.l_vf), exp4, probs, value, action);
     return true;
   }
   // Wider action spaces: the heads one by one, then the softmax over at most
   // 8 logits in one register.
   alignas(32) float logits[8];
-  for (std::uint32_t a = 0; a < net.n_actions; ++a) logits[a] = dot(net.action_w + a * net.h2p, l_pi, net.h2p) + net.action_b[a];
-  *value = net.critic != 0 ? dot(net.value_w, l_vf, net.h2p) + net.value_b : __builtin_nanf("");
+  for (std::uint32_t a = 0; a < net.n_actions; ++a)
+    logits[a] = dot(net.action_w + a * net.h2p, h.l_pi, net.h2p) + net.action_b[a];
+  *value = net.critic != 0 ? dot(net.value_w, h.l_vf, net.h2p) + net.value_b : __builtin_nanf("");
   const __m256i am = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(net.n_actions)), lane);
   const __m256 l = _mm256_blendv_ps(_mm256_set1_ps(-3.4e38f), _mm256_maskload_ps(logits, am), _mm256_castsi256_ps(am));
   __m256 mx = _mm256_max_ps(l, _mm256_permute2f128_ps(l, l, 1));

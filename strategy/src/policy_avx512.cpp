@@ -6,8 +6,8 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 
-#include "policy_heads.hpp"
 #include "policy_kernels.hpp"
+#include "policy_pass.hpp"
 
 namespace tickpath::strategy::kernels {
 
@@ -177,30 +177,18 @@ bool forward_avx512(const PackedNet& net, const float* raw, float* x, float* scr
     const __m512 z = _mm512_mul_ps(_mm512_sub_ps(r, _mm512_load_ps(net.mean + i)), _mm512_load_ps(net.inv_std + i));
     _mm512_store_ps(x + i, _mm512_min_ps(_mm512_max_ps(z, _mm512_sub_ps(_mm512_setzero_ps(), clip)), clip));
   }
-  float* h_pi = scratch;
-  float* h_vf = scratch + 256;
-  float* l_pi = scratch + 512;
-  float* l_vf = scratch + 768;
-  const bool relu = net.relu != 0;
-  if (net.critic != 0) {
-    dense<true>(net.pi1, x, net.vf1, x, h_pi, h_vf, relu);
-    dense<true>(net.pi2, h_pi, net.vf2, h_vf, l_pi, l_vf, relu);
-  } else {
-    dense<false>(net.pi1, x, net.pi1, x, h_pi, nullptr, relu);
-    dense<false>(net.pi2, h_pi, net.pi2, h_pi, l_pi, nullptr, relu);
-  }
+  const Hidden h = hidden_layers(net, x, scratch, &dense<true>, &dense<false>);
   if (net.n_actions <= 3) {  // the trading layout
-    heads_softmax4(
-        heads4(net, l_pi, l_vf), first_lanes(net.n_actions), net.action_b, net.value_b,
-        [](__m128 v) { return _mm512_castps512_ps128(exp16(_mm512_zextps128_ps512(v))); }, probs, value, action);
-    if (net.critic == 0) *value = __builtin_nanf("");
+    const auto exp4 = [](__m128 v) { return _mm512_castps512_ps128(exp16(_mm512_zextps128_ps512(v))); };
+    heads_softmax4(net, heads4(net, h.l_pi, h.l_vf), exp4, probs, value, action);
     return true;
   }
   // Wider action spaces: the heads one by one, then the softmax over at most
   // 16 logits in one register.
   alignas(64) float logits[16];
-  for (std::uint32_t a = 0; a < net.n_actions; ++a) logits[a] = dot(net.action_w + a * net.h2p, l_pi, net.h2p) + net.action_b[a];
-  *value = net.critic != 0 ? dot(net.value_w, l_vf, net.h2p) + net.value_b : __builtin_nanf("");
+  for (std::uint32_t a = 0; a < net.n_actions; ++a)
+    logits[a] = dot(net.action_w + a * net.h2p, h.l_pi, net.h2p) + net.action_b[a];
+  *value = net.critic != 0 ? dot(net.value_w, h.l_vf, net.h2p) + net.value_b : __builtin_nanf("");
   const __mmask16 am = static_cast<__mmask16>((1U << net.n_actions) - 1);
   const __m512 l = _mm512_mask_loadu_ps(_mm512_set1_ps(-3.4e38f), am, logits);
   const float mx = _mm512_reduce_max_ps(l);

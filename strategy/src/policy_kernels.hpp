@@ -1,6 +1,6 @@
 // The hand-vectorized forward pass's contract with its callers. Kernels live
 // in their own translation units, compiled for their instruction set, and
-// include nothing but this header, policy_heads.hpp (internal linkage only)
+// include nothing but this header, policy_pass.hpp (internal linkage only)
 // and <immintrin.h>: no inline library code compiled for AVX-512 can leak
 // into code that runs on older CPUs.
 #pragma once

@@ -461,6 +461,32 @@ TEST(Cli_Export, AJournalBecomesTheRecordingRunsBarsSignalsAndTradesAsCsv) {
     if (std::stoll(row[1]) >= from) want.push_back(row);
   EXPECT_EQ(rows(part + "/signals.csv"), want);
   EXPECT_LT(want.size(), sig.size());
+  // The actor alone: the same signals (actions, reasons, confidences),
+  // with the value column empty where the full export has a number.
+  const std::string actor = ::testing::TempDir() + "export_csv_actor";
+  const auto a = run("export " + dir + " --out " + actor + " --model " + model + " --policy-on bar --no-critic 2>&1");
+  ASSERT_EQ(a.status, 0) << a.out;
+  const auto asig = rows(actor + "/signals.csv");
+  ASSERT_EQ(asig.size(), sig.size());
+  for (std::size_t i = 0; i < sig.size(); ++i) {
+    ASSERT_EQ(asig[i].size(), sig[i].size()) << i;
+    for (std::size_t c = 0; c < sig[i].size(); ++c) {
+      if (c == 5) {
+        EXPECT_FALSE(sig[i][c].empty()) << i;
+        EXPECT_TRUE(asig[i][c].empty()) << i << ": " << asig[i][c];
+      } else if (c == 4) {  // the vector actor sums in another order than both networks interleaved
+        EXPECT_NEAR(std::stod(asig[i][c]), std::stod(sig[i][c]), 1e-5) << i;
+      } else {
+        EXPECT_EQ(asig[i][c], sig[i][c]) << i << " column " << c;
+      }
+    }
+  }
+  const std::string areport = ::testing::TempDir() + "export_actor_run.json";
+  const auto ar = run("run --feed synthetic --symbols BTCUSDT --messages 20000 --model " + model +
+                      " --no-critic --quiet --no-mlock --report " + areport + " 2>&1");
+  ASSERT_EQ(ar.status, 0) << ar.out;
+  EXPECT_NE(ar.out.find("actor only (no value)"), std::string::npos) << ar.out;
+  EXPECT_FALSE(nlohmann::json::parse(tickpath::test::read_file(areport))["policy"]["critic"].get<bool>());
   const auto bad = run("export /nonexistent --out " + part + " 2>&1");
   EXPECT_EQ(bad.status, 1);
 }

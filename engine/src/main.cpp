@@ -692,8 +692,8 @@ int main(int argc, char** argv) {
   nats.stream_max_age_s = stream_age_h * 3600;
   if (*run)
     return cmd_run(feed, symbols, messages, duration, cpus, report, speed, drop, seed, rate, bursty, quiet, run_model,
-                   run_backend, !no_critic, policy_on, sig, run_fee, run_short, live, streams, record_dir, udp_interface, !no_mlock,
-                   fifo, pace, ui_listen, ui_root, nats, clickhouse, shard, warm_from);
+                   run_backend, !no_critic, policy_on, sig, run_fee, run_short, live, streams, record_dir,
+                   udp_interface, !no_mlock, fifo, pace, ui_listen, ui_root, nats, clickhouse, shard, warm_from);
   if (*stress) {
     so.tls = !stress_plain;
     so.symbols = split_list(stress_symbols);
@@ -722,9 +722,10 @@ int main(int argc, char** argv) {
     return tickpath::engine::run_stress(so);
   }
   if (*exp)
-    return cmd_run("replay:" + exp_journal, "", 0, 0, "", "", 0, false, 42, 200, false, true, exp_model, "auto", !exp_no_critic, exp_policy_on,
-                   tickpath::strategy::SignalOptions{}, 10, false, tickpath::engine::LiveOptions{}, "", "", "127.0.0.1", false,
-                   0, 0, "", "", tickpath::engine::NatsOptions{}, tickpath::engine::ClickHouseOptions{}, "", "", ex);
+    return cmd_run("replay:" + exp_journal, "", 0, 0, "", "", 0, false, 42, 200, false, true, exp_model, "auto",
+                   !exp_no_critic, exp_policy_on, tickpath::strategy::SignalOptions{}, 10, false,
+                   tickpath::engine::LiveOptions{}, "", "", "127.0.0.1", false, 0, 0, "", "", tickpath::engine::NatsOptions{},
+                   tickpath::engine::ClickHouseOptions{}, "", "", ex);
   if (*tail) {
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);

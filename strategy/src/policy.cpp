@@ -231,10 +231,7 @@ void Policy::forward_scalar(const double* x, double* logits, double& value) cons
     for (std::uint32_t i = 0; i < model_.h2; ++i) s += static_cast<double>(model_.action.w[std::size_t{a} * model_.h2 + i]) * l_pi[i];
     logits[a] = s;
   }
-  if (!critic_) {
-    value = std::numeric_limits<double>::quiet_NaN();
-    return;
-  }
+  if (!critic_) return;  // value: left alone
   dense(model_.vf1, x, h_vf);
   dense(model_.vf2, h_vf, l_vf);
   double v = model_.value.b[0];
@@ -248,12 +245,15 @@ bool Policy::forward(const float* raw, PolicyOutput& out) noexcept {
     out = PolicyOutput{};
     return false;
   };
+  // Without the critic there is no value estimate: NaN, whichever back-end.
+  const float no_value = std::numeric_limits<float>::quiet_NaN();
   if (backend_ != PolicyBackend::scalar) {
     // The vector kernels do the whole pass: input check, normalisation,
-    // both networks, the heads and the softmax.
+    // both networks (or the actor alone), the heads and the softmax.
     std::uint32_t action = 0;
     if (!packed_->fn(packed_->net, raw, packed_->x, packed_->scratch, out.probs.data(), &out.value, &action))
       return hold();
+    if (!critic_) out.value = no_value;
     out.action = static_cast<std::uint8_t>(action);
     out.confidence = out.probs[action];
     return true;
@@ -274,7 +274,7 @@ bool Policy::forward(const float* raw, PolicyOutput& out) noexcept {
   forward_scalar(x, dl, v);
   float logits[kMaxActions];
   for (std::uint32_t a = 0; a < model_.n_actions; ++a) logits[a] = static_cast<float>(dl[a]);
-  out.value = static_cast<float>(v);
+  out.value = critic_ ? static_cast<float>(v) : no_value;
   out.action = softmax_argmax(logits, model_.n_actions, out.probs.data());
   out.confidence = out.probs[out.action];
   return true;

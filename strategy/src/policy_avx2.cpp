@@ -170,7 +170,7 @@ bool forward_avx2(const PackedNet& net, const float* raw, float* x, float* scrat
   alignas(32) float logits[8];
   for (std::uint32_t a = 0; a < net.n_actions; ++a)
     logits[a] = dot(net.action_w + a * net.h2p, h.l_pi, net.h2p) + net.action_b[a];
-  *value = net.critic != 0 ? dot(net.value_w, h.l_vf, net.h2p) + net.value_b : __builtin_nanf("");
+  if (net.critic != 0) *value = dot(net.value_w, h.l_vf, net.h2p) + net.value_b;
   const __m256i am = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(net.n_actions)), lane);
   const __m256 l = _mm256_blendv_ps(_mm256_set1_ps(-3.4e38f), _mm256_maskload_ps(logits, am), _mm256_castsi256_ps(am));
   __m256 mx = _mm256_max_ps(l, _mm256_permute2f128_ps(l, l, 1));

@@ -188,7 +188,7 @@ bool forward_avx512(const PackedNet& net, const float* raw, float* x, float* scr
   alignas(64) float logits[16];
   for (std::uint32_t a = 0; a < net.n_actions; ++a)
     logits[a] = dot(net.action_w + a * net.h2p, h.l_pi, net.h2p) + net.action_b[a];
-  *value = net.critic != 0 ? dot(net.value_w, h.l_vf, net.h2p) + net.value_b : __builtin_nanf("");
+  if (net.critic != 0) *value = dot(net.value_w, h.l_vf, net.h2p) + net.value_b;
   const __mmask16 am = static_cast<__mmask16>((1U << net.n_actions) - 1);
   const __m512 l = _mm512_mask_loadu_ps(_mm512_set1_ps(-3.4e38f), am, logits);
   const float mx = _mm512_reduce_max_ps(l);

@@ -26,7 +26,7 @@ struct PackedNet {
   std::uint32_t n_actions, h2p;
   std::uint32_t relu;  // 0: tanh, 1: relu
   // 1: the value network (the critic) too; 0: the actor alone, the vf
-  // layers and value head are not read and the value is NaN.
+  // layers and value head are not read and the value is not written.
   std::uint32_t critic;
   // VecNormalize, frozen: x = clamp((raw - mean) * inv_std, -clip, clip);
   // mean 0, inv_std 1 and clip 3.4e38 for a model without statistics.
@@ -41,7 +41,7 @@ struct PackedNet {
 // one of them is NaN or infinite, returns false and writes none of probs,
 // value and action (x may hold part of the observation). Otherwise writes
 // the n_actions action probabilities (softmax of the logits), the value
-// (NaN without the critic), the index of the largest logit (the first, on a
+// (only with the critic), the index of the largest logit (the first, on a
 // tie) and returns true. x: the normalised observation, padded to a multiple
 // of 16 floats; scratch: 4 x kMaxHidden floats; both 64-byte aligned.
 using ForwardFn = bool (*)(const PackedNet& net, const float* raw, float* x, float* scratch, float* probs,

@@ -54,7 +54,7 @@ inline __m128 first_lanes(std::uint32_t n) {
 }
 
 // s: the four heads' sums without bias (actions from lane 0, the value in
-// lane 3), for net.n_actions <= 3. Writes the value (NaN without the
+// lane 3), for net.n_actions <= 3. Writes the value (only with the
 // critic), the n_actions probabilities and the index of the largest logit
 // (the first, on a tie; 0 when a logit is NaN). exp4: the kernel's exp for
 // v <= 0, 0 below -86.
@@ -65,7 +65,7 @@ inline void heads_softmax4(const PackedNet& net, __m128 s, Exp4 exp4, float* pro
   const __m128 bias =
       _mm_blendv_ps(_mm_set1_ps(net.value_b), _mm_maskload_ps(net.action_b, _mm_castps_si128(live)), live);
   const __m128 l = _mm_add_ps(s, bias);
-  *value = net.critic != 0 ? _mm_cvtss_f32(_mm_shuffle_ps(l, l, _MM_SHUFFLE(3, 3, 3, 3))) : __builtin_nanf("");
+  if (net.critic != 0) *value = _mm_cvtss_f32(_mm_shuffle_ps(l, l, _MM_SHUFFLE(3, 3, 3, 3)));
   const __m128 lm = _mm_blendv_ps(_mm_set1_ps(-3.4e38f), l, live);
   __m128 mx = _mm_max_ps(lm, _mm_shuffle_ps(lm, lm, _MM_SHUFFLE(2, 3, 0, 1)));
   mx = _mm_max_ps(mx, _mm_shuffle_ps(mx, mx, _MM_SHUFFLE(1, 0, 3, 2)));  // the maximum in every lane

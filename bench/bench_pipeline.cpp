@@ -11,6 +11,10 @@
 //    sees at a set load, tick_to_signal (receive stamp to signal) p50 / p99 /
 //    p99.9 (the synthetic market runs at 20 frames per event-time second
 //    here, so the policy is past its 35-bar warm-up early in the run).
+//  - BM_PipelineOneThread/PACE/CRITIC: the engine with one hot thread
+//    (`--inline-strategy`): the feed thread runs the strategy, no event
+//    ring; the io thread has the other core to itself. Saturated and paced,
+//    both networks (CRITIC 1) and the actor alone (0).
 //  - BM_Inline: the anchor, receive stamp to decision per frame, one core.
 //  - BM_PipelineUi/100000/M: the paced run and the dashboard server (--ui):
 //    M = 0: no server (the anchor); 1: the server with no client (the hot
@@ -117,8 +121,9 @@ struct UiClients {
 };
 
 // ui_mode -1: the dashboard is not part of the benchmark; 0, 1, 2: as above.
-// critic false: the actor alone (`tickpath run --no-critic`).
-void pipeline_run(benchmark::State& state, double pace, int ui_mode, bool critic = true) {
+// critic false: the actor alone (`tickpath run --no-critic`). one_thread:
+// `--inline-strategy`, pinned to core 0.
+void pipeline_run(benchmark::State& state, double pace, int ui_mode, bool critic = true, bool one_thread = false) {
   engine::RunReport rep;
   for (auto _ : state) {
     UiClients clients;
@@ -132,7 +137,8 @@ void pipeline_run(benchmark::State& state, double pace, int ui_mode, bool critic
     cfg.messages = pace > 0 ? static_cast<std::uint64_t>(pace) * 2 : kFrames;  // paced: two seconds
     cfg.progress = false;
     cfg.feed_cpu = 0;
-    cfg.strategy_cpu = 1;
+    cfg.strategy_cpu = one_thread ? 0 : 1;
+    cfg.inline_strategy = one_thread;
     cfg.model_path = model_path();
     cfg.policy_backend = strategy::to_string(best_backend());
     cfg.policy_critic = critic;
@@ -169,13 +175,17 @@ void pipeline_run(benchmark::State& state, double pace, int ui_mode, bool critic
                    : ui_mode == 2 ? "paced, dashboard with a reading client"
                                   : "paced, dashboard with a reading and a stalled client");
   } else {
-    state.SetLabel(std::string(pace > 0 ? "pipeline paced" : "pipeline saturated") + (critic ? "" : ", actor only"));
+    state.SetLabel(std::string(pace > 0 ? "pipeline paced" : "pipeline saturated") + (one_thread ? ", one hot thread" : "") +
+                   (critic ? "" : ", actor only"));
   }
 }
 
 void BM_Pipeline(benchmark::State& state) { pipeline_run(state, static_cast<double>(state.range(0)), -1); }
 void BM_PipelineActor(benchmark::State& state) {
   pipeline_run(state, static_cast<double>(state.range(0)), -1, false);
+}
+void BM_PipelineOneThread(benchmark::State& state) {
+  pipeline_run(state, static_cast<double>(state.range(0)), -1, state.range(1) != 0, true);
 }
 void BM_PipelineUi(benchmark::State& state) {
   pipeline_run(state, static_cast<double>(state.range(0)), static_cast<int>(state.range(1)));
@@ -247,4 +257,12 @@ BENCHMARK(BM_PipelineUi)
 BENCHMARK(BM_Inline)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_PipelineActor)->Arg(0)->Arg(100'000)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_InlineActor)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_PipelineOneThread)
+    ->Args({0, 1})
+    ->Args({100'000, 1})
+    ->Args({0, 0})
+    ->Args({100'000, 0})
+    ->Iterations(1)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
 TICKPATH_BENCHMARK_MAIN()

@@ -455,10 +455,16 @@ TEST(Live_Exsim, WarmStartFromTheJournalContinuesAsIfTheEngineNeverStopped) {
   cfg.record_dir = dir + "/stopped";
   const auto first = run(cfg);
   ASSERT_EQ(first.journal_drops, 0U);
+  // The restart runs with one hot thread: its warm start and its signals go
+  // through the feed thread's own call into the strategy, and must still
+  // match the two-thread run that never stopped.
   cfg = replay(dir + "/tail");
   cfg.warm_from = dir + "/stopped";
   cfg.export_dir = dir + "/warm";
+  cfg.inline_strategy = true;
   const auto warm = run(cfg);
+  EXPECT_TRUE(warm.inline_strategy);
+  cfg.inline_strategy = false;
   cfg.warm_from.clear();
   cfg.export_dir = dir + "/cold";
   const auto cold = run(cfg);

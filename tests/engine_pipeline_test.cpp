@@ -290,6 +290,81 @@ TEST(Pipeline_Policy, SignalsOnEveryTradeWithStagesAndNoHotAllocation) {
   }
 }
 
+// One hot thread (inline_strategy): the feed thread runs the strategy. The
+// two-thread run of the same feed is the reference: the same events reach the
+// same state, so every signal is the same, symbol by symbol; there is no
+// event ring, so no queue stage; and that one thread allocates nothing after
+// its warm-up.
+TEST(Pipeline_OneHotThread, TheTwoThreadRunsSignalsWithoutAQueueStageOrAnAllocation) {
+  const std::string model = ::testing::TempDir() + "untrained_inline.tpp";
+  std::string error;
+  ASSERT_TRUE(tickpath::strategy::save_policy_model(model, tickpath::strategy::PolicyModel::init_orthogonal(9), error));
+  auto config = [&](bool one_thread) {
+    PipelineConfig cfg;
+    cfg.feed = PipelineConfig::Feed::synthetic;
+    cfg.synthetic.symbols = {"BTCUSDT", "ETHUSDT", "SOLUSDT"};
+    cfg.synthetic.rate_per_s = 50;
+    cfg.messages = 240'000;  // 80 minutes of market: past the observation's warm-up
+    cfg.progress = false;
+    cfg.model_path = model;
+    cfg.inline_strategy = one_thread;
+    cfg.hooks.after_warmup = &start_counting;
+    cfg.hooks.warmup_messages = 1000;
+    return cfg;
+  };
+  g_hot_threads_counting = 0;
+  const auto two = run_pipeline(config(false), error);
+  ASSERT_TRUE(error.empty()) << error;
+  EXPECT_EQ(g_hot_threads_counting.load(), 2);
+  EXPECT_FALSE(two.inline_strategy);
+
+  g_hot_threads_counting = 0;
+  const auto before = tickpath::test::counted_allocations();
+  const auto one = run_pipeline(config(true), error);
+  ASSERT_TRUE(error.empty()) << error;
+  EXPECT_EQ(g_hot_threads_counting.load(), 1) << "one hot thread, warmed up once";
+  EXPECT_EQ(tickpath::test::counted_allocations() - before, 0U) << "allocations on the hot thread";
+  EXPECT_TRUE(one.inline_strategy);
+
+  EXPECT_EQ(one.messages, two.messages);
+  EXPECT_EQ(one.events, two.events);
+  EXPECT_EQ(one.processed, one.events);
+  EXPECT_EQ(one.dropped, 0U);
+  EXPECT_EQ(one.bars_closed, two.bars_closed);
+  ASSERT_GT(two.signals, 0U);
+  EXPECT_EQ(one.signals, two.signals);
+  EXPECT_EQ(one.signals_by_action, two.signals_by_action);
+  EXPECT_EQ(one.policy_warmup_skips, two.policy_warmup_skips);
+  ASSERT_EQ(one.symbols.size(), two.symbols.size());
+  for (std::size_t i = 0; i < one.symbols.size(); ++i) {
+    EXPECT_EQ(one.symbols[i].name, two.symbols[i].name);
+    EXPECT_GT(one.symbols[i].signals, 0U) << one.symbols[i].name;
+    EXPECT_EQ(one.symbols[i].signal_digest, two.symbols[i].signal_digest) << one.symbols[i].name;
+    EXPECT_EQ(one.symbols[i].portfolio.round_trips, two.symbols[i].portfolio.round_trips) << one.symbols[i].name;
+  }
+  auto stage_names = [](const RunReport& r) {
+    std::vector<std::string> names;
+    for (const auto& s : r.stages) names.push_back(s.name);
+    return names;
+  };
+  EXPECT_EQ(stage_names(two), (std::vector<std::string>{"parse", "queue", "indicators", "policy", "signal",
+                                                         "tick_to_signal", "end_to_end"}));
+  EXPECT_EQ(stage_names(one),
+            (std::vector<std::string>{"parse", "indicators", "policy", "signal", "tick_to_signal", "end_to_end"}));
+  for (const auto& s : one.stages) {
+    if (s.name == "tick_to_signal") {
+      EXPECT_EQ(s.p.count, one.signals);
+    }
+    if (s.name == "indicators" || s.name == "end_to_end") {
+      EXPECT_EQ(s.p.count, one.processed) << s.name;
+    }
+  }
+  EXPECT_NE(one.to_json().find("\"hot_threads\":1,"), std::string::npos);
+  EXPECT_NE(two.to_json().find("\"hot_threads\":2,"), std::string::npos);
+  EXPECT_NE(one.to_table().find("one hot thread (the feed thread ran the strategy)"), std::string::npos);
+  EXPECT_EQ(two.to_table().find("one hot thread"), std::string::npos);
+}
+
 TEST(Pipeline_Policy, BadModelIsASetupError) {
   PipelineConfig cfg;
   cfg.model_path = "/nonexistent/model.tpp";

@@ -183,7 +183,11 @@ def pipeline_tables(runs):
     rows = [(sat, "pipeline, saturated (1M frames)"), (paced, "pipeline, paced at 100k frames/s (2 s)")]
     actor = [("BM_PipelineActor/0/iterations:1/manual_time", "actor alone (`--no-critic`), saturated"),
              ("BM_PipelineActor/100000/iterations:1/manual_time", "actor alone (`--no-critic`), paced at 100k frames/s")]
-    rows += [(n, label) for n, label in actor if any(get(r, n) is not None for r in runs)]
+    one = [(f"BM_PipelineOneThread/{pace}/{critic}/iterations:1/manual_time",
+            f"one hot thread (`--inline-strategy`){'' if critic else ', actor alone'}, "
+            f"{'saturated' if pace == 0 else 'paced at 100k frames/s'}")
+           for critic in (1, 0) for pace in (0, 100000)]
+    rows += [(n, label) for n, label in actor + one if any(get(r, n) is not None for r in runs)]
     for n, label in rows:
         fps = [v / 1e6 if v else None for v in g(n, "frames_per_s")]
         out.append(f"| {label} | {fmt(fps, 2, ' M')} | {fmt(g(n, 'dropped'))} | {fmt(g(n, 't2s_p50_ns'))} / {fmt(g(n, 't2s_p99_ns'))} / "

@@ -76,8 +76,14 @@ struct ExportOptions {
   std::string dir, from, to;
 };
 
+// Where the hot path runs: --cpus and --inline-strategy.
+struct HotThreadOptions {
+  std::string cpus;
+  bool inline_strategy = false;
+};
+
 int cmd_run(const std::string& feed, const std::string& symbols, std::uint64_t messages, double duration,
-            const std::string& cpus, const std::string& report, double speed, bool drop, std::uint64_t seed,
+            const HotThreadOptions& hot, const std::string& report, double speed, bool drop, std::uint64_t seed,
             double rate, bool bursty, bool quiet, const std::string& model, const std::string& backend, bool critic,
             const std::string& policy_on, const tickpath::strategy::SignalOptions& sig, double fee_bps,
             bool allow_short, const tickpath::engine::LiveOptions& live, const std::string& streams,
@@ -193,14 +199,18 @@ int cmd_run(const std::string& feed, const std::string& symbols, std::uint64_t m
   if (!(fee_bps >= 0)) return fail("--fee-bps must be >= 0");
   cfg.portfolio.fee_bps = fee_bps;
   cfg.portfolio.allow_short = allow_short;
-  if (!cpus.empty()) {
-    const auto parts = split_list(cpus);
-    if (parts.size() != 2) return fail("--cpus takes FEED,STRATEGY core numbers, e.g. --cpus 0,1");
+  cfg.inline_strategy = hot.inline_strategy;
+  if (!hot.cpus.empty()) {
+    const auto parts = split_list(hot.cpus);
+    const char* usage = hot.inline_strategy
+                            ? "--cpus takes one core with --inline-strategy (the feed thread runs the strategy), e.g. --cpus 0"
+                            : "--cpus takes FEED,STRATEGY core numbers, e.g. --cpus 0,1";
+    if (parts.size() != (hot.inline_strategy ? 1U : 2U)) return fail(usage);
     try {
       cfg.feed_cpu = std::stoi(parts[0]);
-      cfg.strategy_cpu = std::stoi(parts[1]);
+      cfg.strategy_cpu = hot.inline_strategy ? cfg.feed_cpu : std::stoi(parts[1]);
     } catch (const std::exception&) {
-      return fail("--cpus takes FEED,STRATEGY core numbers, e.g. --cpus 0,1");
+      return fail(usage);
     }
   }
   if (exp.dir.empty()) {  // (an export is offline work: the host's fitness for latency does not matter)
@@ -461,7 +471,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   auto* run = app.add_subcommand("run", "run the pinned feed -> strategy pipeline and print a latency report");
-  std::string feed = "synthetic", symbols, cpus, report;
+  std::string feed = "synthetic", symbols, report;
+  HotThreadOptions hot;
   std::uint64_t messages = 0, seed = 42;
   double duration = 0, speed = 0, rate = 200;
   bool drop = false, bursty = false, quiet = false;
@@ -493,7 +504,9 @@ int main(int argc, char** argv) {
   run->add_option("--symbols", symbols, "comma-separated symbols (replay: only these; synthetic: the market)");
   run->add_option("--messages", messages, "stop after N frames (default: synthetic 1000000, replay one pass)");
   run->add_option("--duration", duration, "stop after S seconds");
-  run->add_option("--cpus", cpus, "FEED,STRATEGY cores to pin the hot threads to, e.g. 0,1");
+  run->add_option("--cpus", hot.cpus, "FEED,STRATEGY cores to pin the hot threads to, e.g. 0,1 (one core with --inline-strategy)");
+  run->add_flag("--inline-strategy", hot.inline_strategy,
+                "one hot thread: the feed thread runs the strategy on each event (no ring hop; the other core is left to the io thread)");
   run->add_option("--report", report, "write the report as JSON to FILE");
   run->add_option("--speed", speed, "replay pace: 0 = as fast as possible, 1 = recorded pace, 10 = 10x")->capture_default_str();
   run->add_flag("--drop-on-full", drop, "drop (and count) events when the ring is full instead of waiting");
@@ -691,7 +704,7 @@ int main(int argc, char** argv) {
   }
   nats.stream_max_age_s = stream_age_h * 3600;
   if (*run)
-    return cmd_run(feed, symbols, messages, duration, cpus, report, speed, drop, seed, rate, bursty, quiet, run_model,
+    return cmd_run(feed, symbols, messages, duration, hot, report, speed, drop, seed, rate, bursty, quiet, run_model,
                    run_backend, !no_critic, policy_on, sig, run_fee, run_short, live, streams, record_dir,
                    udp_interface, !no_mlock, fifo, pace, ui_listen, ui_root, nats, clickhouse, shard, warm_from);
   if (*stress) {
@@ -722,7 +735,7 @@ int main(int argc, char** argv) {
     return tickpath::engine::run_stress(so);
   }
   if (*exp)
-    return cmd_run("replay:" + exp_journal, "", 0, 0, "", "", 0, false, 42, 200, false, true, exp_model, "auto",
+    return cmd_run("replay:" + exp_journal, "", 0, 0, HotThreadOptions{}, "", 0, false, 42, 200, false, true, exp_model, "auto",
                    !exp_no_critic, exp_policy_on, tickpath::strategy::SignalOptions{}, 10, false,
                    tickpath::engine::LiveOptions{}, "", "", "127.0.0.1", false, 0, 0, "", "", tickpath::engine::NatsOptions{},
                    tickpath::engine::ClickHouseOptions{}, "", "", ex);

@@ -279,7 +279,11 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     return {};
   }
 
-  auto ring = std::make_unique<Ring>();
+  // One hot thread (cfg.inline_strategy): the feed thread hands each event
+  // straight to the strategy, so there is no event ring and no core-to-core
+  // hop; the io thread keeps the other core.
+  const bool one_thread = cfg.inline_strategy;
+  auto ring = one_thread ? nullptr : std::make_unique<Ring>();
   auto signals = std::make_unique<SignalRing>();
   strategy::SignalDecider decider(cfg.signal, symbols.size());
   std::vector<strategy::PaperPortfolio> books(symbols.size(), strategy::PaperPortfolio(cfg.portfolio));
@@ -364,6 +368,7 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
                 {"queue", &sstats->queue},       {"indicators", &sstats->indicators},
                 {"policy", &sstats->policy},     {"signal", &sstats->signal},
                 {"tick_to_signal", &sstats->tick_to_signal}, {"end_to_end", &sstats->end_to_end}};
+    if (one_thread) std::erase_if(stats_view.stages, [](const auto& st) { return std::string_view(st.name) == "queue"; });
     uipub = std::make_unique<UiPublisher>(symbols.size(), clock.ns_to_ticks(kUiPublishNs));
   }
   std::vector<std::string> symbol_names;
@@ -425,9 +430,14 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
   // stays resident from here on.
   if (cfg.lock_memory) rep.hygiene.push_back(infra::lock_memory().note);
   else rep.hygiene.push_back("memory not locked (the CLI locks it unless --no-mlock)");
-  rep.hygiene.push_back(fmt::format("rings prefaulted at construction: events {} MiB, signals {} MiB",
-                                    (sizeof(infra::Event) * Ring::capacity) >> 20,
-                                    (sizeof(infra::Signal) * SignalRing::capacity) >> 20));
+  if (one_thread)
+    rep.hygiene.push_back(fmt::format("one hot thread: the feed thread runs the strategy (no event ring); signal ring "
+                                      "prefaulted at construction, {} MiB",
+                                      (sizeof(infra::Signal) * SignalRing::capacity) >> 20));
+  else
+    rep.hygiene.push_back(fmt::format("rings prefaulted at construction: events {} MiB, signals {} MiB",
+                                      (sizeof(infra::Event) * Ring::capacity) >> 20,
+                                      (sizeof(infra::Signal) * SignalRing::capacity) >> 20));
   // Each hot thread, once pinned: its stack prefaulted, FIFO if asked, its code warmed.
   auto hot_thread_setup = [&](const char* who, std::string& note, std::string& warning, auto&& warm) {
     infra::prefault_stack(kHotStackPrefault);
@@ -443,17 +453,192 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
                        fifo, what, static_cast<double>(clock.delta_ns(w0, clock.now())) / 1e6);
   };
 
+  // ---- the strategy: its state and what it does with one event ----
+  // Run by the strategy thread, or, with one hot thread, by the feed thread
+  // itself; by one thread either way.
+  auto strategy_warm = [&] {
+    if (!policy) return std::string("none (no policy)");
+    strategy::Observation zero{};
+    strategy::PolicyOutput scratch;
+    for (std::uint32_t i = 0; i < cfg.warmup_rounds; ++i) (void)policy->forward(zero.data(), scratch);
+    if (policy->prefetch_lines() == 0) return fmt::format("{} policy passes", cfg.warmup_rounds);
+    return fmt::format("{} policy passes (weights, {} KiB, then kept in L1 while idle)", cfg.warmup_rounds,
+                       policy->prefetch_lines() * 64 / 1024);
+  };
+  // The hook is called once per hot thread: with one, the feed thread's call is it.
+  bool strategy_warmed = cfg.hooks.after_warmup == nullptr || one_thread;
+  std::uint64_t processed = 0;
+  std::uint32_t prefetch_cursor = 0;
+  strategy::Observation obs{};
+  strategy::PolicyOutput out;
+  // The dashboard's view of a symbol, when due (or forced by a bar or a trade signal).
+  std::uint64_t ui_published = 0;
+  auto ui_publish = [&](infra::SymbolId id, std::uint64_t now, bool force) noexcept {
+    if (!uipub || id >= market->capacity() || (!force && !uipub->due(id, now))) return;
+    const auto& st = market->symbol(id);
+    UiSymbolFrame f;
+    f.time_ms = st.last_time_ms;
+    f.last = st.last_price;
+    f.bid = st.bid;
+    f.ask = st.ask;
+    f.forming = st.source == strategy::BarSource::kline ? st.forming_kline : st.bars.forming();
+    const auto& v = st.indicators.last_closed();
+    f.sma_20 = v.sma_20;
+    f.ema_12 = v.ema_12;
+    f.ema_26 = v.ema_26;
+    f.bb_upper = v.bb.upper;
+    f.bb_middle = v.bb.middle;
+    f.bb_lower = v.bb.lower;
+    f.rsi_14 = v.rsi_14;
+    if (id < books.size()) {
+      f.position = books[id].position();
+      f.equity = books[id].equity(st.last_price);
+    }
+    f.trades = st.trades;
+    f.bars = st.bars_closed;
+    f.published = ++ui_published;
+    uipub->publish(id, now, f);
+  };
+  // One event: state first, then (Warm: a warm-start event) nothing
+  // published, timed or shown, so the state evolves exactly as it did in the
+  // run that recorded it.
+  auto handle = [&]<bool Warm>(const infra::Event& ev) noexcept {
+    // Warm-start events are not timed: no stamp at all (0).
+    const auto stamp = [&]() noexcept -> std::uint64_t {
+      if constexpr (Warm) return 0;
+      else return clock.now();
+    };
+    // The event's first line comes across from the feed core here; the
+    // stamp (lfence; rdtsc) waits for that load, so the hop is the queue's.
+    // With one hot thread there is no hop: the parse stamp starts the stage.
+    const std::uint64_t parsed = ev.parsed_tick;
+    const std::uint64_t dq = one_thread ? parsed : stamp();
+    if (!Warm && !one_thread) sstats->queue.record(clock.delta_ns(parsed, dq));
+    const strategy::MarketUpdate u = market->on_event(ev);
+    if (!Warm && uipub && (ev.type == infra::EventType::trade || ev.type == infra::EventType::agg_trade))
+      uipub->trade({ev.symbol, static_cast<std::uint8_t>((ev.flags & infra::event_flag::buyer_maker) != 0),
+                    static_cast<std::uint8_t>(ev.type == infra::EventType::agg_trade), ev.trade.trade_time_ms,
+                    ev.trade.price, ev.trade.qty, ev.trade.id});
+    if (!Warm && uipub && u.bar_closed && ev.symbol < market->capacity()) {
+      const auto& st = market->symbol(ev.symbol);
+      const auto& v = st.indicators.last_closed();
+      uipub->bar_closed({ev.symbol, st.last_bar, v.sma_20, v.bb.upper, v.bb.lower});
+    }
+    if (policy && u.bar_closed && ev.symbol < books.size())
+      books[ev.symbol].mark(market->symbol(ev.symbol).indicators.last_closed().close);
+    bool decide = policy && ev.symbol < market->capacity() && (on_bar ? u.bar_closed : u.price);
+    if (decide && on_interval) {
+      const std::int64_t t = market->symbol(ev.symbol).last_time_ms;
+      std::int64_t& next = next_policy_ms[ev.symbol];
+      decide = t >= next;
+      if (decide) next = t + cfg.policy_every_ms;
+    }
+    if (!decide) {
+      if constexpr (!Warm) {
+        const std::uint64_t done = clock.now();
+        sstats->indicators.record(clock.delta_ns(dq, done));
+        sstats->end_to_end.record(clock.delta_ns(ev.rx_tick, done));
+        ui_publish(ev.symbol, done, u.bar_closed);
+      }
+      return;
+    }
+    strategy::PaperPortfolio& book = books[ev.symbol];
+    const auto& st = market->symbol(ev.symbol);
+    const double ref_price = on_bar ? st.indicators.last_closed().close : st.last_price;
+    market->observe(ev.symbol, on_bar, book.position(), book.unrealised_fraction(ref_price), obs);
+    const std::uint64_t features = stamp();
+    if constexpr (!Warm) sstats->indicators.record(clock.delta_ns(dq, features));
+    const bool ok = policy->forward(obs.data(), out);
+    const std::uint64_t decided = stamp();
+    if (!ok && market->symbol(ev.symbol).features.bars() < strategy::kObservationWarmupBars) {
+      if constexpr (!Warm) {
+        sstats->warmup_skips.add(1);  // indicators still inside their lookback: no decision yet
+        sstats->end_to_end.record(clock.delta_ns(ev.rx_tick, decided));
+      }
+      return;  // the network declined at its input check: not a forward pass, not timed as one
+    }
+    if constexpr (!Warm) sstats->policy.record(clock.delta_ns(features, decided));
+    strategy::Decision d;
+    if (ok) {
+      d = decider.decide(out, policy->n_actions(), ev.symbol, st.last_time_ms);
+    } else {
+      d.reason = infra::SignalReason::non_finite_input;
+    }
+    // The paper account trades the signal at the reference price, paying
+    // the book ticker's half-spread when one has been seen.
+    if (d.action != infra::SignalAction::hold) {
+      const double half = std::isfinite(st.bid) && std::isfinite(st.ask) && st.ask > st.bid ? (st.ask - st.bid) / 2 : 0.0;
+      book.rebalance(d.action == infra::SignalAction::buy ? strategy::Target::long_
+                     : cfg.portfolio.allow_short    ? strategy::Target::short_
+                                                    : strategy::Target::flat,
+                     ref_price, half);
+    }
+    if constexpr (Warm) return;
+    infra::Signal* sig = signals->try_claim();
+    if (sig != nullptr) {
+      sig->symbol = ev.symbol;
+      sig->action = d.action;
+      sig->reason = d.reason;
+      sig->confidence = d.confidence;
+      sig->value = out.value;
+      sig->price = ref_price;
+      sig->event_time_ms = st.last_time_ms;
+      sig->rx_tick = ev.rx_tick;
+      sig->features_tick = features;
+      sig->policy_tick = decided;
+      sig->position = static_cast<std::int8_t>(book.position());
+      sig->equity = book.equity(ref_price);
+      signals->publish();
+      sstats->signals.add(1);
+    } else {
+      sstats->signal_drops.add(1);
+    }
+    const std::uint64_t pushed = clock.now();
+    sstats->signal.record(clock.delta_ns(decided, pushed));
+    sstats->tick_to_signal.record(clock.delta_ns(ev.rx_tick, pushed));
+    sstats->end_to_end.record(clock.delta_ns(ev.rx_tick, pushed));
+    ui_publish(ev.symbol, pushed, u.bar_closed || d.action != infra::SignalAction::hold);
+  };
+  auto on_event = [&](const infra::Event& ev) noexcept {
+    if ((ev.flags & infra::event_flag::warm_start) != 0) [[unlikely]] {
+      handle.template operator()<true>(ev);
+      sstats->warm_events.add(1);
+      return;
+    }
+    handle.template operator()<false>(ev);
+  };
+  // The run's own events handled (warm-start ones are not counted here).
+  auto took = [&](std::uint64_t n) noexcept {
+    processed += n;
+    sstats->processed.add(n);
+    if (!strategy_warmed && processed >= cfg.hooks.warmup_messages) {
+      cfg.hooks.after_warmup(HotThread::strategy, cfg.hooks.ctx);
+      strategy_warmed = true;
+    }
+  };
+  // Idle: touch the next 16 lines of the policy's weights, so they are in L1
+  // when a trade comes. On a core shared with another hardware thread or the
+  // host they are evicted within microseconds of the last pass
+  // (bench_policy's after-a-gap rows); a sweep of ~660 lines takes about 40
+  // polls. The prefetches wait for nothing.
+  auto idle_sweep = [&]() noexcept {
+    if (policy) prefetch_cursor = policy->prefetch(prefetch_cursor, 16);
+  };
+
   // ---- feed thread ----
   std::thread feed_thread([&] {
     infra::name_this_thread("tp-feed");
     feed_pin_warning = infra::pin_this_thread(cfg.feed_cpu, "feed").warning;
-    hot_thread_setup("feed", feed_hygiene, feed_fifo_warning, [&] {
+    hot_thread_setup(one_thread ? "feed (and strategy)" : "feed", feed_hygiene, feed_fifo_warning, [&] {
       std::uint64_t ok = 0;
       for (const auto& f : warm_frames) ok += handler->warm_up(f.data(), f.size() - feed::kPadding, cfg.warmup_rounds);
-      return fmt::format("{} parses of {} frame kinds ({} accepted)", cfg.warmup_rounds * warm_frames.size(), warm_frames.size(), ok);
+      std::string what = fmt::format("{} parses of {} frame kinds ({} accepted)", cfg.warmup_rounds * warm_frames.size(),
+                                     warm_frames.size(), ok);
+      if (one_thread) what += "; " + strategy_warm();
+      return what;
     });
     started.fetch_add(1);
-    while (started.load() < 2) _mm_pause();
+    while (started.load() < (one_thread ? 1 : 2)) _mm_pause();
     infra::Event ev;
     if (warm_journal.size() != 0) {
       // Warm start: the earlier run's frames through the same handler and
@@ -467,7 +652,8 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
         if (handler->on_frame(warm_journal.data() + fr.offset, fr.len, fr.symbol_hint, ev) != feed::RejectReason::none) continue;
         ev.flags |= infra::event_flag::warm_start;
         ev.rx_tick = ev.parsed_tick = 0;  // not timed
-        while (!ring->try_push(ev)) _mm_pause();
+        if (one_thread) on_event(ev);
+        else while (!ring->try_push(ev)) _mm_pause();
         ++pushed;
       }
       while (sstats->warm_events.get() < pushed) _mm_pause();
@@ -489,6 +675,11 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
       e.rx_tick = rx;
       e.parsed_tick = clock.now();
       fstats->parse.record(clock.delta_ns(rx, e.parsed_tick));
+      if (one_thread) {
+        on_event(e);
+        took(1);
+        return;
+      }
       if (ring->try_push(e)) return;
       if (!seen_full && cfg.hooks.ring_full != nullptr) cfg.hooks.ring_full(cfg.hooks.ctx);
       seen_full = true;
@@ -504,6 +695,11 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
       if (target != 0 && fed >= target) return true;
       if (stop != nullptr && stop->load(std::memory_order_relaxed)) return true;
       return duration_ticks != 0 && clock.now() - t0 >= duration_ticks;
+    };
+    // Waiting for the next frame: with one hot thread, this is the strategy's idle time too.
+    auto idle = [&]() noexcept {
+      if (one_thread) idle_sweep();
+      _mm_pause();
     };
     auto warm = [&]() noexcept {
       if (!warmed && fed >= cfg.hooks.warmup_messages) {
@@ -558,17 +754,17 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
         emit(ev, rx);
         if (ev.type == infra::EventType::depth_update) livefeed->maybe_request_snapshot(*handler, ev.symbol);
       };
-      std::uint64_t spins = 0, idle = 0;
+      std::uint64_t spins = 0, idle_polls = 0;
       const bool event_driven = cfg.live.event_driven;
       while (true) {
         if ((++spins & 63) == 0 && should_stop()) break;
         warm();
         if (livefeed->feed_poll(on_frame) != 0) {
-          idle = 0;
+          idle_polls = 0;
           continue;
         }
-        if (event_driven && ++idle >= 64) livefeed->feed_wait(1);  // 1 ms: stop flags and timers stay live
-        else _mm_pause();
+        if (event_driven && ++idle_polls >= 64) livefeed->feed_wait(1);  // 1 ms: stop flags and timers stay live
+        else idle();
       }
       livefeed->feed_shutdown(on_frame);
     } else if (udp) {
@@ -585,16 +781,16 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
         record_wire(rx, m.sim_tx_ns);
         if (r == feed::RejectReason::none) emit(ev, rx);
       };
-      std::uint64_t spins = 0, idle = 0;
+      std::uint64_t spins = 0, idle_polls = 0;
       while (true) {
         if ((++spins & 63) == 0 && should_stop()) break;
         warm();
         if (udp_rx->poll(clock, on_datagram) != 0) {
-          idle = 0;
+          idle_polls = 0;
           continue;
         }
-        if (cfg.live.event_driven && ++idle >= 64) (void)udp_rx->wait_readable(1);
-        else _mm_pause();
+        if (cfg.live.event_driven && ++idle_polls >= 64) (void)udp_rx->wait_readable(1);
+        else idle();
       }
     } else {
       const auto& refs = frames.frames();
@@ -606,14 +802,13 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
         if ((fed & 1023) == 0 && should_stop()) break;
         if (target != 0 && fed >= target) break;
         warm();
-        if (!due_ns.empty()) {
-          const std::uint64_t due = t0 + clock.ns_to_ticks(static_cast<double>(due_ns[i]));
-          while (clock.now() < due) _mm_pause();
-        } else if (pace_ticks > 0) {
-          const auto due = t0 + static_cast<std::uint64_t>(static_cast<double>(fed) * pace_ticks);
-          while (clock.now() < due) _mm_pause();
-        }
         const feed::FrameRef& fr = refs[i];
+        if (!due_ns.empty() || pace_ticks > 0) {
+          const std::uint64_t due = !due_ns.empty()
+                                        ? t0 + clock.ns_to_ticks(static_cast<double>(due_ns[i]))
+                                        : t0 + static_cast<std::uint64_t>(static_cast<double>(fed) * pace_ticks);
+          while (clock.now() < due) idle();
+        }
         const std::uint64_t rx = clock.now();
         const feed::RejectReason r = handler->on_frame(base + fr.offset, fr.len, fr.symbol_hint, ev);
         ++fed;
@@ -630,185 +825,28 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
         emit(ev, rx);
       }
     }
+    if (one_thread) t_end = clock.now();
     feed_done.store(true, std::memory_order_release);
   });
 
-  // ---- strategy thread ----
-  std::thread strategy_thread([&] {
+  // ---- strategy thread (not with one hot thread) ----
+  std::thread strategy_thread;
+  if (!one_thread) strategy_thread = std::thread([&] {
     infra::name_this_thread("tp-strategy");
     strategy_pin_warning = infra::pin_this_thread(cfg.strategy_cpu, "strategy").warning;
-    hot_thread_setup("strategy", strategy_hygiene, strategy_fifo_warning, [&] {
-      if (!policy) return std::string("none (no policy)");
-      strategy::Observation zero{};
-      strategy::PolicyOutput scratch;
-      for (std::uint32_t i = 0; i < cfg.warmup_rounds; ++i) (void)policy->forward(zero.data(), scratch);
-      if (policy->prefetch_lines() == 0) return fmt::format("{} policy passes", cfg.warmup_rounds);
-      return fmt::format("{} policy passes (weights, {} KiB, then kept in L1 while idle)", cfg.warmup_rounds,
-                         policy->prefetch_lines() * 64 / 1024);
-    });
+    hot_thread_setup("strategy", strategy_hygiene, strategy_fifo_warning, strategy_warm);
     started.fetch_add(1);
     while (started.load() < 2) _mm_pause();
-    bool warmed = cfg.hooks.after_warmup == nullptr;
-    std::uint64_t processed = 0;
-    std::uint32_t prefetch_cursor = 0;
-    strategy::Observation obs{};
-    strategy::PolicyOutput out;
-    // The dashboard's view of a symbol, when due (or forced by a bar or a trade signal).
-    std::uint64_t ui_published = 0;
-    auto ui_publish = [&](infra::SymbolId id, std::uint64_t now, bool force) noexcept {
-      if (!uipub || id >= market->capacity() || (!force && !uipub->due(id, now))) return;
-      const auto& st = market->symbol(id);
-      UiSymbolFrame f;
-      f.time_ms = st.last_time_ms;
-      f.last = st.last_price;
-      f.bid = st.bid;
-      f.ask = st.ask;
-      f.forming = st.source == strategy::BarSource::kline ? st.forming_kline : st.bars.forming();
-      const auto& v = st.indicators.last_closed();
-      f.sma_20 = v.sma_20;
-      f.ema_12 = v.ema_12;
-      f.ema_26 = v.ema_26;
-      f.bb_upper = v.bb.upper;
-      f.bb_middle = v.bb.middle;
-      f.bb_lower = v.bb.lower;
-      f.rsi_14 = v.rsi_14;
-      if (id < books.size()) {
-        f.position = books[id].position();
-        f.equity = books[id].equity(st.last_price);
-      }
-      f.trades = st.trades;
-      f.bars = st.bars_closed;
-      f.published = ++ui_published;
-      uipub->publish(id, now, f);
-    };
-    // One event: state first, then (Warm: a warm-start event) nothing
-    // published, timed or shown, so the state evolves exactly as it did in the
-    // run that recorded it.
-    auto handle = [&]<bool Warm>(const infra::Event& ev) noexcept {
-      // Warm-start events are not timed: no stamp at all (0).
-      const auto stamp = [&]() noexcept -> std::uint64_t {
-        if constexpr (Warm) return 0;
-        else return clock.now();
-      };
-      // The event's first line comes across from the feed core here; the
-      // stamp (lfence; rdtsc) waits for that load, so the hop is the queue's.
-      const std::uint64_t parsed = ev.parsed_tick;
-      const std::uint64_t dq = stamp();
-      if constexpr (!Warm) sstats->queue.record(clock.delta_ns(parsed, dq));
-      const strategy::MarketUpdate u = market->on_event(ev);
-      if (!Warm && uipub && (ev.type == infra::EventType::trade || ev.type == infra::EventType::agg_trade))
-        uipub->trade({ev.symbol, static_cast<std::uint8_t>((ev.flags & infra::event_flag::buyer_maker) != 0),
-                      static_cast<std::uint8_t>(ev.type == infra::EventType::agg_trade), ev.trade.trade_time_ms,
-                      ev.trade.price, ev.trade.qty, ev.trade.id});
-      if (!Warm && uipub && u.bar_closed && ev.symbol < market->capacity()) {
-        const auto& st = market->symbol(ev.symbol);
-        const auto& v = st.indicators.last_closed();
-        uipub->bar_closed({ev.symbol, st.last_bar, v.sma_20, v.bb.upper, v.bb.lower});
-      }
-      if (policy && u.bar_closed && ev.symbol < books.size())
-        books[ev.symbol].mark(market->symbol(ev.symbol).indicators.last_closed().close);
-      bool decide = policy && ev.symbol < market->capacity() && (on_bar ? u.bar_closed : u.price);
-      if (decide && on_interval) {
-        const std::int64_t t = market->symbol(ev.symbol).last_time_ms;
-        std::int64_t& next = next_policy_ms[ev.symbol];
-        decide = t >= next;
-        if (decide) next = t + cfg.policy_every_ms;
-      }
-      if (!decide) {
-        if constexpr (!Warm) {
-          const std::uint64_t done = clock.now();
-          sstats->indicators.record(clock.delta_ns(dq, done));
-          sstats->end_to_end.record(clock.delta_ns(ev.rx_tick, done));
-          ui_publish(ev.symbol, done, u.bar_closed);
-        }
-        return;
-      }
-      strategy::PaperPortfolio& book = books[ev.symbol];
-      const auto& st = market->symbol(ev.symbol);
-      const double ref_price = on_bar ? st.indicators.last_closed().close : st.last_price;
-      market->observe(ev.symbol, on_bar, book.position(), book.unrealised_fraction(ref_price), obs);
-      const std::uint64_t features = stamp();
-      if constexpr (!Warm) sstats->indicators.record(clock.delta_ns(dq, features));
-      const bool ok = policy->forward(obs.data(), out);
-      const std::uint64_t decided = stamp();
-      if (!ok && market->symbol(ev.symbol).features.bars() < strategy::kObservationWarmupBars) {
-        if constexpr (!Warm) {
-          sstats->warmup_skips.add(1);  // indicators still inside their lookback: no decision yet
-          sstats->end_to_end.record(clock.delta_ns(ev.rx_tick, decided));
-        }
-        return;  // the network declined at its input check: not a forward pass, not timed as one
-      }
-      if constexpr (!Warm) sstats->policy.record(clock.delta_ns(features, decided));
-      strategy::Decision d;
-      if (ok) {
-        d = decider.decide(out, policy->n_actions(), ev.symbol, st.last_time_ms);
-      } else {
-        d.reason = infra::SignalReason::non_finite_input;
-      }
-      // The paper account trades the signal at the reference price, paying
-      // the book ticker's half-spread when one has been seen.
-      if (d.action != infra::SignalAction::hold) {
-        const double half = std::isfinite(st.bid) && std::isfinite(st.ask) && st.ask > st.bid ? (st.ask - st.bid) / 2 : 0.0;
-        book.rebalance(d.action == infra::SignalAction::buy ? strategy::Target::long_
-                       : cfg.portfolio.allow_short    ? strategy::Target::short_
-                                                      : strategy::Target::flat,
-                       ref_price, half);
-      }
-      if constexpr (Warm) return;
-      infra::Signal* sig = signals->try_claim();
-      if (sig != nullptr) {
-        sig->symbol = ev.symbol;
-        sig->action = d.action;
-        sig->reason = d.reason;
-        sig->confidence = d.confidence;
-        sig->value = out.value;
-        sig->price = ref_price;
-        sig->event_time_ms = st.last_time_ms;
-        sig->rx_tick = ev.rx_tick;
-        sig->features_tick = features;
-        sig->policy_tick = decided;
-        sig->position = static_cast<std::int8_t>(book.position());
-        sig->equity = book.equity(ref_price);
-        signals->publish();
-        sstats->signals.add(1);
-      } else {
-        sstats->signal_drops.add(1);
-      }
-      const std::uint64_t pushed = clock.now();
-      sstats->signal.record(clock.delta_ns(decided, pushed));
-      sstats->tick_to_signal.record(clock.delta_ns(ev.rx_tick, pushed));
-      sstats->end_to_end.record(clock.delta_ns(ev.rx_tick, pushed));
-      ui_publish(ev.symbol, pushed, u.bar_closed || d.action != infra::SignalAction::hold);
-    };
-    auto on_event = [&](const infra::Event& ev) noexcept {
-      if ((ev.flags & infra::event_flag::warm_start) != 0) [[unlikely]] {
-        handle.template operator()<true>(ev);
-        sstats->warm_events.add(1);
-        return;
-      }
-      handle.template operator()<false>(ev);
-    };
     while (true) {
       const std::uint64_t warm_before = sstats->warm_events.get();
       const std::size_t got = ring->pop_batch(64, on_event);
       if (got == 0) {
         if (feed_done.load(std::memory_order_acquire) && ring->front() == nullptr) break;
-        // Idle: touch the next 16 lines of the policy's weights, so they are
-        // in L1 when a trade comes. On a core shared with another hardware
-        // thread or the host they are evicted within microseconds of the
-        // last pass (bench_policy's after-a-gap rows); a sweep of ~660
-        // lines takes about 40 polls. The prefetches wait for nothing.
-        if (policy) prefetch_cursor = policy->prefetch(prefetch_cursor, 16);
+        idle_sweep();
         _mm_pause();
         continue;
       }
-      const std::uint64_t taken = got - (sstats->warm_events.get() - warm_before);  // the run's own events
-      processed += taken;
-      sstats->processed.add(taken);
-      if (!warmed && processed >= cfg.hooks.warmup_messages) {
-        cfg.hooks.after_warmup(HotThread::strategy, cfg.hooks.ctx);
-        warmed = true;
-      }
+      took(got - (sstats->warm_events.get() - warm_before));
     }
     t_end = clock.now();
   });
@@ -876,7 +914,7 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
   // frame (within one of its sleeps) to the end of the feed.
   std::optional<StealMeter> steal;
   std::vector<int> hot_cpus;
-  for (const int c : {cfg.feed_cpu, cfg.strategy_cpu})
+  for (const int c : {cfg.feed_cpu, one_thread ? -1 : cfg.strategy_cpu})
     if (c >= 0 && std::find(hot_cpus.begin(), hot_cpus.end(), c) == hot_cpus.end()) hot_cpus.push_back(c);
   {
     auto next = std::chrono::steady_clock::now() + std::chrono::seconds(1);
@@ -927,7 +965,7 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     }
   }
   feed_thread.join();
-  strategy_thread.join();
+  if (strategy_thread.joinable()) strategy_thread.join();
   drain_signals();
   if (journal) {
     journal->drain(*jring);
@@ -1043,13 +1081,14 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
   }
 
   // ---- report (io thread, after the join) ----
+  rep.inline_strategy = one_thread;
   rep.hygiene.push_back(feed_hygiene);
-  rep.hygiene.push_back(strategy_hygiene);
+  if (!one_thread) rep.hygiene.push_back(strategy_hygiene);
   for (const auto* w : {&feed_fifo_warning, &strategy_fifo_warning})
     if (!w->empty()) rep.warnings.push_back(*w);
   if (!feed_pin_warning.empty()) rep.warnings.push_back(feed_pin_warning);
   if (!strategy_pin_warning.empty()) rep.warnings.push_back(strategy_pin_warning);
-  if (cfg.feed_cpu >= 0 && cfg.feed_cpu == cfg.strategy_cpu)
+  if (!one_thread && cfg.feed_cpu >= 0 && cfg.feed_cpu == cfg.strategy_cpu)
     rep.warnings.push_back("warning: feed and strategy share one core; busy-polling threads will take turns");
   const auto& fc = handler->counters();
   rep.messages = fstats->frames_fed.get();
@@ -1096,7 +1135,7 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
   };
   if (const auto w = fstats->wire.snapshot(); w.count() > 0) add_stage("wire", w);
   add_stage("parse", fstats->parse.snapshot());
-  add_stage("queue", sstats->queue.snapshot());
+  if (!one_thread) add_stage("queue", sstats->queue.snapshot());
   add_stage("indicators", sstats->indicators.snapshot());
   if (policy) {
     add_stage("policy", sstats->policy.snapshot());

@@ -52,8 +52,8 @@ std::string RunReport::to_json() const {
                      num(b.best_ask), b.checksum, b.top_checksum, b.level_overflows, b.bad_levels);
   }
   o += "]},";
-  o += fmt::format("\"duration_s\":{},\"throughput_msgs_per_s\":{},\"clock\":\"{}\",\"clock_overhead_ns\":{},",
-                   num(duration_s), num(throughput_msgs_per_s), clock, num(clock_overhead_ns));
+  o += fmt::format("\"duration_s\":{},\"throughput_msgs_per_s\":{},\"hot_threads\":{},\"clock\":\"{}\",\"clock_overhead_ns\":{},",
+                   num(duration_s), num(throughput_msgs_per_s), inline_strategy ? 1 : 2, clock, num(clock_overhead_ns));
   if (!clock_note.empty()) o += fmt::format("\"clock_note\":\"{}\",", esc(clock_note));
   if (!policy_backend.empty()) {
     o += fmt::format(
@@ -173,8 +173,9 @@ std::string RunReport::to_table() const {
   for (std::size_t i = 1; i < reject_by_reason.size(); ++i)
     if (reject_by_reason[i] != 0)
       o += fmt::format("    reject {:<22} {}\n", feed::to_string(static_cast<feed::RejectReason>(i)), reject_by_reason[i]);
-  o += fmt::format("  {:.3f} s, {:.0f} frames/s, backpressure {:.3f} ms, bars closed {}, laps {}\n", duration_s,
-                   throughput_msgs_per_s, backpressure_ns * 1e-6, bars_closed, laps);
+  o += fmt::format("  {:.3f} s, {:.0f} frames/s, backpressure {:.3f} ms, bars closed {}, laps {}{}\n", duration_s,
+                   throughput_msgs_per_s, backpressure_ns * 1e-6, bars_closed, laps,
+                   inline_strategy ? "; one hot thread (the feed thread ran the strategy)" : "");
   if (books > 0) {
     std::uint64_t overflows = 0, bad = 0;
     for (const auto& b : book_states) overflows += b.level_overflows, bad += b.bad_levels;

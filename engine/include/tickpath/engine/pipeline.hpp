@@ -32,7 +32,8 @@ namespace tickpath::engine {
 enum class HotThread : std::uint8_t { feed, strategy };
 
 // Called once by each hot thread after its warm-up, on that thread (tests
-// use it to start counting allocations there). Plain function pointer: no
+// use it to start counting allocations there); with one hot thread
+// (inline_strategy) only as HotThread::feed. Plain function pointer: no
 // std::function on this path.
 struct HotThreadHooks {
   void (*after_warmup)(HotThread, void* ctx) = nullptr;
@@ -128,6 +129,13 @@ struct PipelineConfig {
   std::uint64_t messages = 0;          // stop after this many frames (0: synthetic 1M, replay one pass)
   double duration_s = 0;               // or after this long (0: no limit)
   int feed_cpu = -1, strategy_cpu = -1;
+  // One hot thread: the feed thread runs the strategy on each event as soon
+  // as it is parsed. No event ring, no core-to-core hop, no queue stage; the
+  // strategy's idle work (keeping the policy's weights in L1) runs while the
+  // feed waits. strategy_cpu is then unused, and the other core is the io
+  // thread's. For hosts with few cores to isolate, and the lowest latency
+  // per event while one core keeps up with the feed.
+  bool inline_strategy = false;
   bool drop_on_full = false;           // default: the feed waits (counted as backpressure)
   double replay_speed = 0;             // 0: as fast as possible; 1: recorded pace; 10: ten times faster
   double pace_fps = 0;                 // synthetic/replay: feed at this many frames per wall-clock second (0: off)
@@ -236,6 +244,7 @@ struct RunReport {
   // policy stage
   std::string policy_backend;  // empty when the run had no policy
   bool policy_critic = true;
+  bool inline_strategy = false;  // one hot thread: the feed thread ran the strategy
   std::string model;
   std::uint64_t signals = 0, signal_drops = 0, policy_warmup_skips = 0, non_finite_observations = 0;
   std::array<std::uint64_t, 3> signals_by_action{};

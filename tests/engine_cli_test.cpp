@@ -129,20 +129,27 @@ TEST(Cli_Errors, SetupFailuresEndInOneLineAndNonZeroExit) {
   EXPECT_EQ(lines(r.out).size(), 1U) << r.out;
 }
 
+// On two hot threads, then on one (--inline-strategy: no queue stage).
 TEST(Cli_Stress, RampReportsEveryStepAndTheHighestSustainedRate) {
-  const std::string report = ::testing::TempDir() + "stress.json";
-  const auto r = run("stress --rates 1000,3000 --step 0.5 --drain 0.3 --report " + report + " 2>&1");
-  ASSERT_EQ(r.status, 0) << r.out;
-  EXPECT_NE(r.out.find("highest rate sustained with zero loss"), std::string::npos) << r.out;
-  std::ifstream in(report);
-  const auto j = nlohmann::json::parse(in);
-  ASSERT_EQ(j["steps"].size(), 2U);
-  for (const auto& st : j["steps"]) {
-    EXPECT_EQ(st["sent"], st["received"]) << st.dump();
-    EXPECT_TRUE(st["stages"].contains("wire")) << st.dump();
-    EXPECT_GT(st["stages"]["wire"]["count"].get<int>(), 0);
+  for (const bool one : {false, true}) {
+    const std::string report = ::testing::TempDir() + "stress.json";
+    const auto r = run(std::string("stress --rates 1000,3000 --step 0.5 --drain 0.3") + (one ? " --inline-strategy" : "") +
+                       " --report " + report + " 2>&1");
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("highest rate sustained with zero loss"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find(", one hot thread") != std::string::npos, one) << r.out;
+    std::ifstream in(report);
+    const auto j = nlohmann::json::parse(in);
+    EXPECT_EQ(j["hot_threads"], one ? 1 : 2);
+    ASSERT_EQ(j["steps"].size(), 2U);
+    for (const auto& st : j["steps"]) {
+      EXPECT_EQ(st["sent"], st["received"]) << st.dump();
+      EXPECT_TRUE(st["stages"].contains("wire")) << st.dump();
+      EXPECT_GT(st["stages"]["wire"]["count"].get<int>(), 0);
+      EXPECT_EQ(st["stages"].contains("queue"), !one) << st.dump();
+    }
+    EXPECT_GE(j["best_rate"].get<double>(), 1000.0) << r.out;
   }
-  EXPECT_GE(j["best_rate"].get<double>(), 1000.0) << r.out;
 }
 
 TEST(Cli_Indicators, CsvColumnsLookbackAndValues) {
@@ -189,6 +196,28 @@ TEST(Cli_Run, SyntheticRunWritesTheJsonReport) {
       EXPECT_TRUE(j["stages"][s].contains(k)) << s << "." << k;
   }
   EXPECT_GT(j["throughput_msgs_per_s"].get<double>(), 0.0);
+  EXPECT_EQ(j["hot_threads"], 2);
+}
+
+// --inline-strategy: one hot thread on one core, no queue stage; --cpus then
+// takes exactly one core, and anything else is a one-line set-up error.
+TEST(Cli_Run, InlineStrategyRunsOnOneCoreWithoutAQueueStage) {
+  const std::string report = ::testing::TempDir() + "report_inline.json";
+  auto r = run("run --feed synthetic --messages 50000 --quiet --inline-strategy --cpus 0 --report " + report + " 2>&1");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("one hot thread (the feed thread ran the strategy)"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("--inline-strategy runs feed and strategy"), std::string::npos) << "no hint when it is on: " << r.out;
+  const auto j = nlohmann::json::parse(tickpath::test::read_file(report));
+  EXPECT_EQ(j["hot_threads"], 1);
+  EXPECT_EQ(j["processed"], j["events"]);
+  EXPECT_FALSE(j["stages"].contains("queue"));
+  EXPECT_EQ(j["stages"]["end_to_end"]["count"], j["processed"]);
+  for (const char* cpus : {"0,1", "x"}) {
+    r = run(std::string("run --feed synthetic --messages 1000 --quiet --inline-strategy --cpus ") + cpus + " 2>&1");
+    EXPECT_EQ(r.status, 1) << cpus;
+    EXPECT_EQ(lines(r.out).size(), 1U) << r.out;
+    EXPECT_NE(r.out.find("--cpus takes one core with --inline-strategy"), std::string::npos) << r.out;
+  }
 }
 
 TEST(Cli_Gen, GeneratedFileReplaysCleanly) {

@@ -80,6 +80,23 @@ struct ExportOptions {
 struct HotThreadOptions {
   std::string cpus;
   bool inline_strategy = false;
+  // --cpus as FEED,STRATEGY, or one core with --inline-strategy (both then
+  // name it). Unset (-1) without --cpus; false with the message on a bad list.
+  bool parse(int& feed_cpu, int& strategy_cpu, std::string& error) const {
+    if (cpus.empty()) return true;
+    const auto parts = split_list(cpus);
+    error = inline_strategy ? "--cpus takes one core with --inline-strategy (the feed thread runs the strategy), e.g. --cpus 0"
+                            : "--cpus takes FEED,STRATEGY core numbers, e.g. --cpus 0,1";
+    if (parts.size() != (inline_strategy ? 1U : 2U)) return false;
+    try {
+      feed_cpu = std::stoi(parts[0]);
+      strategy_cpu = inline_strategy ? feed_cpu : std::stoi(parts[1]);
+    } catch (const std::exception&) {
+      return false;
+    }
+    error.clear();
+    return true;
+  }
 };
 
 int cmd_run(const std::string& feed, const std::string& symbols, std::uint64_t messages, double duration,
@@ -200,19 +217,7 @@ int cmd_run(const std::string& feed, const std::string& symbols, std::uint64_t m
   cfg.portfolio.fee_bps = fee_bps;
   cfg.portfolio.allow_short = allow_short;
   cfg.inline_strategy = hot.inline_strategy;
-  if (!hot.cpus.empty()) {
-    const auto parts = split_list(hot.cpus);
-    const char* usage = hot.inline_strategy
-                            ? "--cpus takes one core with --inline-strategy (the feed thread runs the strategy), e.g. --cpus 0"
-                            : "--cpus takes FEED,STRATEGY core numbers, e.g. --cpus 0,1";
-    if (parts.size() != (hot.inline_strategy ? 1U : 2U)) return fail(usage);
-    try {
-      cfg.feed_cpu = std::stoi(parts[0]);
-      cfg.strategy_cpu = hot.inline_strategy ? cfg.feed_cpu : std::stoi(parts[1]);
-    } catch (const std::exception&) {
-      return fail(usage);
-    }
-  }
+  if (std::string err; !hot.parse(cfg.feed_cpu, cfg.strategy_cpu, err)) return fail(err);
   if (exp.dir.empty()) {  // (an export is offline work: the host's fitness for latency does not matter)
     tickpath::engine::DoctorOptions d;
     d.allowed_cpus = tickpath::engine::current_allowed_cpus();
@@ -220,6 +225,9 @@ int cmd_run(const std::string& feed, const std::string& symbols, std::uint64_t m
     if (cfg.feed_cpu >= 0) d.cpus = {std::min(cfg.feed_cpu, cfg.strategy_cpu), std::max(cfg.feed_cpu, cfg.strategy_cpu)};
     if (d.cpus.size() == 2 && d.cpus[0] == d.cpus[1]) d.cpus.pop_back();
     cfg.start_note = tickpath::engine::run_doctor(d).summary();
+    if (!cfg.inline_strategy && d.allowed_cpus.size() == 2)
+      cfg.start_note += "; two cores: the io thread wakes on a hot thread's core (tail latency), --inline-strategy "
+                        "runs feed and strategy on one and leaves it the other";
   }
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
@@ -613,13 +621,15 @@ int main(int argc, char** argv) {
   auto* stress = app.add_subcommand("stress", "ramp the exchange simulator's rate against the live feed on loopback; "
                                                "report the highest rate sustained with zero loss");
   tickpath::engine::StressOptions so;
-  std::string stress_rates, stress_symbols = "BTCUSDT,ETHUSDT", stress_cpus;
+  std::string stress_rates, stress_symbols = "BTCUSDT,ETHUSDT";
+  HotThreadOptions stress_hot;
   bool stress_plain = false;
   stress->add_option("--rates", stress_rates, "comma-separated frames/s steps (default 5000,10000,20000,50000,100000,200000)");
   stress->add_option("--step", so.step_s, "seconds per step")->capture_default_str();
   stress->add_option("--symbols", stress_symbols, "symbols")->capture_default_str();
   stress->add_option("--model", so.model, "policy model: adds the policy and signal stages");
-  stress->add_option("--cpus", stress_cpus, "FEED,STRATEGY cores");
+  stress->add_option("--cpus", stress_hot.cpus, "FEED,STRATEGY cores (one core with --inline-strategy)");
+  stress->add_flag("--inline-strategy", stress_hot.inline_strategy, "one hot thread: the feed thread runs the strategy");
   stress->add_flag("--plain", stress_plain, "plain TCP instead of TLS");
   stress->add_option("--drain", so.max_drain_s, "seconds the engine may take to catch up after a step")->capture_default_str();
   stress->add_option("--report", so.report, "write the steps as JSON to FILE");
@@ -721,16 +731,8 @@ int main(int argc, char** argv) {
         if (!(so.rates.back() > 0)) return fail("--rates must be positive");
       }
     }
-    if (!stress_cpus.empty()) {
-      const auto parts = split_list(stress_cpus);
-      try {
-        if (parts.size() != 2) throw std::invalid_argument(stress_cpus);
-        so.feed_cpu = std::stoi(parts[0]);
-        so.strategy_cpu = std::stoi(parts[1]);
-      } catch (const std::exception&) {
-        return fail("--cpus takes FEED,STRATEGY core numbers, e.g. --cpus 0,1");
-      }
-    }
+    so.inline_strategy = stress_hot.inline_strategy;
+    if (std::string err; !stress_hot.parse(so.feed_cpu, so.strategy_cpu, err)) return fail(err);
     if (!(so.step_s > 0)) return fail("--step must be positive");
     return tickpath::engine::run_stress(so);
   }

@@ -43,8 +43,9 @@ int run_stress(const StressOptions& o) {
   }
   std::vector<StepResult> steps;
   double best = 0;
-  std::printf("tickpath stress: %zu symbols over %s on loopback, %.1f s per step%s\n", o.symbols.size(),
-              o.tls ? "TLS" : "plain TCP", o.step_s, o.model.empty() ? "" : ", policy on every trade");
+  std::printf("tickpath stress: %zu symbols over %s on loopback, %.1f s per step%s%s\n", o.symbols.size(),
+              o.tls ? "TLS" : "plain TCP", o.step_s, o.model.empty() ? "" : ", policy on every trade",
+              o.inline_strategy ? ", one hot thread" : "");
   std::printf("\n  %10s %10s %9s %9s %6s %9s %11s %11s %11s %11s  %s\n", "offered/s", "achieved/s", "sent", "received",
               "lost", "drain ms", "wire p50", "wire p99", "e2e p99", "t2s p99", "result");
   for (const double rate : o.rates) {
@@ -73,6 +74,7 @@ int run_stress(const StressOptions& o) {
     cfg.model_path = o.model;
     cfg.feed_cpu = o.feed_cpu;
     cfg.strategy_cpu = o.strategy_cpu;
+    cfg.inline_strategy = o.inline_strategy;
     cfg.progress = false;
     std::atomic<bool> stop{false};
     RunReport rep;
@@ -134,8 +136,8 @@ int run_stress(const StressOptions& o) {
   }
   std::printf("\n  highest rate sustained with zero loss: %.0f frames/s\n", best);
   if (!o.report.empty()) {
-    std::string j = fmt::format("{{\"tls\":{},\"step_s\":{},\"symbols\":{},\"best_rate\":{},\"steps\":[", o.tls, o.step_s,
-                                o.symbols.size(), best);
+    std::string j = fmt::format("{{\"tls\":{},\"step_s\":{},\"symbols\":{},\"hot_threads\":{},\"best_rate\":{},\"steps\":[",
+                                o.tls, o.step_s, o.symbols.size(), o.inline_strategy ? 1 : 2, best);
     for (std::size_t i = 0; i < steps.size(); ++i) {
       const auto& s = steps[i];
       j += fmt::format("{}{{\"offered\":{},\"achieved\":{:.0f},\"sent\":{},\"received\":{},\"lost\":{},\"drain_s\":{:.4f},"

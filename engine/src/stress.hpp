@@ -16,6 +16,7 @@ struct StressOptions {
   std::vector<std::string> symbols{"BTCUSDT", "ETHUSDT"};
   std::string model;  // optional policy: adds the policy and signal stages
   int feed_cpu = -1, strategy_cpu = -1;
+  bool inline_strategy = false;  // one hot thread (PipelineConfig::inline_strategy)
   double max_drain_s = 1.0;  // after the last frame is sent, the engine must have it within this
   std::string report;        // JSON file
 };

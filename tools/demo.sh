@@ -24,7 +24,14 @@ echo "== synthetic market: 4 symbols, 2,000,000 frames, pinned to cores $cpus, t
 "$bin" run --feed synthetic --symbols BTCUSDT,ETHUSDT,SOLUSDT,BNBUSDT --messages 2000000 --cpus "$cpus" \
   --model "$model" --report "$out/synthetic.json"
 
-reports="$out/synthetic.json"
+
+echo
+echo "== the same market paced at 200,000 frames/s for 3 s on one hot thread (--inline-strategy, core ${cpus%%,*}):"
+echo "   the feed thread runs the strategy, the other core is left to the io thread: the latency at a set load"
+"$bin" run --feed synthetic --symbols BTCUSDT,ETHUSDT,SOLUSDT,BNBUSDT --pace 200000 --duration 3 --inline-strategy \
+  --cpus "${cpus%%,*}" --model "$model" --report "$out/synthetic-one-thread.json" --quiet
+
+reports="$out/synthetic.json, $out/synthetic-one-thread.json"
 recording="$TICKPATH_ROOT/../shared/data/binance/ws/cryptofeed_2021-04-04_btcusdt-ethusdt-dotusdt_raw-recording.txt"
 if [ -f "$recording" ]; then
   echo

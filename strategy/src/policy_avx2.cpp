@@ -9,18 +9,17 @@ namespace tickpath::strategy::kernels {
 
 namespace {
 
-// The AVX-512 kernel's exp and tanh (see there), 8 lanes; the reciprocal is
-// a divide here (AVX2's estimate has 12 bits, one Newton step is not enough
-// for the error bound).
-inline __m256 exp_reduced(__m256 t, __m256 r) {
+// The AVX-512 kernel's exp and tanh (see there), 8 lanes; 2^k by an
+// integer add into the exponent field (AVX2 has no vscalefps: k is the low
+// bits of t, shifted there), and the reciprocal is a divide (AVX2's
+// estimate has 12 bits, one Newton step is not enough for the error bound).
+inline __m256 exp_reduced(__m256 t, __m256 r, const float (&c)[5]) {
   const __m256 r2 = _mm256_mul_ps(r, r);
-  const __m256 p01 = _mm256_add_ps(r, _mm256_set1_ps(1.0f));
-  const __m256 p23 = _mm256_fmadd_ps(r, _mm256_set1_ps(1.0f / 6.0f), _mm256_set1_ps(0.5f));
-  const __m256 p45 = _mm256_fmadd_ps(r, _mm256_set1_ps(1.0f / 120.0f), _mm256_set1_ps(1.0f / 24.0f));
+  const __m256 p01 = _mm256_fmadd_ps(r, _mm256_set1_ps(c[0]), _mm256_set1_ps(1.0f));
+  const __m256 p23 = _mm256_fmadd_ps(r, _mm256_set1_ps(c[2]), _mm256_set1_ps(c[1]));
+  const __m256 p45 = _mm256_fmadd_ps(r, _mm256_set1_ps(c[4]), _mm256_set1_ps(c[3]));
   const __m256 r4 = _mm256_mul_ps(r2, r2);
-  const __m256 p03 = _mm256_fmadd_ps(p23, r2, p01);
-  const __m256 p46 = _mm256_fmadd_ps(_mm256_set1_ps(1.0f / 720.0f), r2, p45);
-  const __m256 p = _mm256_fmadd_ps(p46, r4, p03);
+  const __m256 p = _mm256_fmadd_ps(p45, r4, _mm256_fmadd_ps(p23, r2, p01));
   return _mm256_castsi256_ps(
       _mm256_add_epi32(_mm256_castps_si256(p), _mm256_slli_epi32(_mm256_castps_si256(t), 23)));
 }
@@ -33,8 +32,8 @@ inline __m256 tanh8(__m256 x) {
   ax = _mm256_min_ps(ax, _mm256_set1_ps(9.0f));
   const __m256 t = _mm256_fmadd_ps(ax, _mm256_set1_ps(2.0f * 1.44269504088896341f), _mm256_set1_ps(kExpMagic));
   const __m256 k = _mm256_sub_ps(t, _mm256_set1_ps(kExpMagic));
-  const __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693147180559945309f), _mm256_add_ps(ax, ax));
-  const __m256 h = _mm256_fmadd_ps(exp_reduced(t, r), _mm256_set1_ps(0.5f), _mm256_set1_ps(0.5f));
+  const __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.5f * 0.693147180559945309f), ax);
+  const __m256 h = _mm256_fmadd_ps(exp_reduced(t, r, kExpPolyHalf), _mm256_set1_ps(0.5f), _mm256_set1_ps(0.5f));
   const __m256 th = _mm256_sub_ps(_mm256_set1_ps(1.0f), _mm256_div_ps(_mm256_set1_ps(1.0f), h));
   return _mm256_or_ps(th, _mm256_and_ps(x, sign));
 }
@@ -48,7 +47,7 @@ inline __m256 exp8(__m256 v) {
   const __m256 k = _mm256_sub_ps(t, _mm256_set1_ps(kExpMagic));
   __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693359375f), v);
   r = _mm256_fnmadd_ps(k, _mm256_set1_ps(-2.12194440e-4f), r);
-  return _mm256_and_ps(live, exp_reduced(t, r));
+  return _mm256_and_ps(live, exp_reduced(t, r, kExpPoly));
 }
 
 inline __m256 activate(__m256 v, bool relu) { return relu ? _mm256_max_ps(v, _mm256_setzero_ps()) : tanh8(v); }

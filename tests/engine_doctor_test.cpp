@@ -127,9 +127,9 @@ TEST(Doctor_Host, ATunedHostIsFitWithoutWarnings) {
   EXPECT_EQ(rep.count(Level::warn), 0U) << rep.to_table();
   EXPECT_EQ(rep.count(Level::fail), 0U);
   const auto m = by_check(rep);
-  for (const char* c : {"cores", "isolcpus", "nohz_full", "rcu_nocbs", "smt", "governor", "boost", "c-states", "tsc",
-                        "clocksource", "irqbalance", "irq affinity", "transparent huge pages", "swap", "memlock",
-                        "huge pages"}) {
+  for (const char* c : {"cores", "housekeeping", "isolcpus", "nohz_full", "rcu_nocbs", "smt", "governor", "boost",
+                        "c-states", "tsc", "clocksource", "irqbalance", "irq affinity", "transparent huge pages", "swap",
+                        "memlock", "huge pages"}) {
     ASSERT_TRUE(m.count(c)) << c;
     EXPECT_EQ(m.at(c).level, Level::ok) << c << ": " << m.at(c).detail;
   }
@@ -207,6 +207,31 @@ TEST(Doctor_Host, CoresThatAreOfflineOrNotAllowedFail) {
   o = opts(h, {});
   o.allowed_cpus = {2, 3};
   EXPECT_EQ(run_doctor(o).cpus, (std::vector<int>{2, 3}));
+}
+
+// A core besides the hot ones, for the io thread and the kernel: with none,
+// a warning whose fix is one hot thread on one of them.
+TEST(Doctor_Host, HotCoresThatTakeEveryCoreLeaveNoneForHousekeeping) {
+  FakeHost h("doctor_housekeeping");
+  h.tuned();
+  auto o = opts(h, {2, 3});
+  auto m = by_check(run_doctor(o));
+  EXPECT_EQ(m.at("housekeeping").level, Level::ok);
+  EXPECT_NE(m.at("housekeeping").detail.find("core(s) 0-1 left"), std::string::npos) << m.at("housekeeping").detail;
+  o.allowed_cpus = {2, 3};  // a 2-core container or VM: the hot pair is all there is
+  m = by_check(run_doctor(o));
+  EXPECT_EQ(m.at("housekeeping").level, Level::warn);
+  EXPECT_NE(m.at("housekeeping").detail.find("no core besides the hot cores 2-3"), std::string::npos);
+  EXPECT_NE(m.at("housekeeping").fix.find("--inline-strategy --cpus 2"), std::string::npos) << m.at("housekeeping").fix;
+  o = opts(h, {2});  // one hot core: 3 is left
+  o.allowed_cpus = {2, 3};
+  m = by_check(run_doctor(o));
+  EXPECT_EQ(m.at("housekeeping").level, Level::ok);
+  EXPECT_NE(m.at("housekeeping").detail.find("core(s) 3 left"), std::string::npos);
+  o.allowed_cpus = {2};  // one core in all
+  m = by_check(run_doctor(o));
+  EXPECT_EQ(m.at("housekeeping").level, Level::warn);
+  EXPECT_NE(m.at("housekeeping").fix.find("a second core"), std::string::npos);
 }
 
 TEST(Doctor_Cli, ExitStatusSaysFitAndJsonHasEveryFinding) {

@@ -166,6 +166,7 @@ class Doctor {
     if (rep_.cpus.empty()) return;
     hot_list_ = format_cpu_list(rep_.cpus);
     check_cores();
+    check_housekeeping();
     check_isolation();
     check_smt();
     check_frequency();
@@ -206,6 +207,25 @@ class Doctor {
       }
     }
     add("cores", Level::ok, fmt::format("hot cores {} online and allowed", hot_list_));
+  }
+
+  // A core besides the hot ones, for the io thread, the kernel and the
+  // interrupts: without one they preempt a busy-polling hot thread.
+  void check_housekeeping() {
+    const auto spare = missing_from(opt_.allowed_cpus.empty() ? online_ : opt_.allowed_cpus, rep_.cpus);
+    if (!spare.empty()) {
+      add("housekeeping", Level::ok, fmt::format("core(s) {} left for the io thread, the kernel and interrupts",
+                                                 format_cpu_list(spare)));
+      return;
+    }
+    add("housekeeping", Level::warn,
+        fmt::format("no core besides the hot cores {}: the io thread, the kernel and interrupts preempt the hot "
+                    "threads, tens of microseconds at a time",
+                    hot_list_),
+        rep_.cpus.size() >= 2 ? fmt::format("run the hot path on one core and leave the other(s): tickpath run "
+                                            "--inline-strategy --cpus {}",
+                                            rep_.cpus.front())
+                              : std::string("allow tickpath a second core (taskset -c / the container's cpuset)"));
   }
 
   void check_isolation() {

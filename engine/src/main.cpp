@@ -224,10 +224,12 @@ int cmd_run(const std::string& feed, const std::string& symbols, std::uint64_t m
     d.memlock_bytes = tickpath::engine::current_memlock_limit();
     if (cfg.feed_cpu >= 0) d.cpus = {std::min(cfg.feed_cpu, cfg.strategy_cpu), std::max(cfg.feed_cpu, cfg.strategy_cpu)};
     if (d.cpus.size() == 2 && d.cpus[0] == d.cpus[1]) d.cpus.pop_back();
-    cfg.start_note = tickpath::engine::run_doctor(d).summary();
-    if (!cfg.inline_strategy && d.allowed_cpus.size() == 2)
-      cfg.start_note += "; two cores: the io thread wakes on a hot thread's core (tail latency), --inline-strategy "
-                        "runs feed and strategy on one and leaves it the other";
+    const auto doctor = tickpath::engine::run_doctor(d);
+    cfg.start_note = doctor.summary();
+    for (const auto& f : doctor.findings)
+      if (f.check == "housekeeping" && f.level != tickpath::engine::DoctorFinding::Level::ok && !cfg.inline_strategy &&
+          d.cpus.size() >= 2)  // pinned to every core it has
+        cfg.start_note += "; no core is left for the io thread: --inline-strategy runs the hot path on one core";
   }
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);

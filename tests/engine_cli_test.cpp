@@ -212,6 +212,10 @@ TEST(Cli_Run, InlineStrategyRunsOnOneCoreWithoutAQueueStage) {
   EXPECT_EQ(j["processed"], j["events"]);
   EXPECT_FALSE(j["stages"].contains("queue"));
   EXPECT_EQ(j["stages"]["end_to_end"]["count"], j["processed"]);
+  r = run("run --feed synthetic --messages 1000 --quiet --inline-strategy --drop-on-full 2>&1");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(lines(r.out).size(), 1U) << r.out;
+  EXPECT_NE(r.out.find("with --inline-strategy there is none"), std::string::npos) << r.out;
   for (const char* cpus : {"0,1", "x"}) {
     r = run(std::string("run --feed synthetic --messages 1000 --quiet --inline-strategy --cpus ") + cpus + " 2>&1");
     EXPECT_EQ(r.status, 1) << cpus;

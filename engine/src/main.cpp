@@ -217,6 +217,8 @@ int cmd_run(const std::string& feed, const std::string& symbols, std::uint64_t m
   cfg.portfolio.fee_bps = fee_bps;
   cfg.portfolio.allow_short = allow_short;
   cfg.inline_strategy = hot.inline_strategy;
+  if (hot.inline_strategy && drop)
+    return fail("--drop-on-full drops at the ring between the hot threads; with --inline-strategy there is none");
   if (std::string err; !hot.parse(cfg.feed_cpu, cfg.strategy_cpu, err)) return fail(err);
   if (exp.dir.empty()) {  // (an export is offline work: the host's fitness for latency does not matter)
     tickpath::engine::DoctorOptions d;

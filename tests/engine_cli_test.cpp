@@ -206,7 +206,7 @@ TEST(Cli_Run, InlineStrategyRunsOnOneCoreWithoutAQueueStage) {
   auto r = run("run --feed synthetic --messages 50000 --quiet --inline-strategy --cpus 0 --report " + report + " 2>&1");
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("one hot thread (the feed thread ran the strategy)"), std::string::npos) << r.out;
-  EXPECT_EQ(r.out.find("--inline-strategy runs the hot path"), std::string::npos) << "no hint when it is on: " << r.out;
+  EXPECT_EQ(r.out.find("run the hot path on one core"), std::string::npos) << "no hint when it is on: " << r.out;
   const auto j = nlohmann::json::parse(tickpath::test::read_file(report));
   EXPECT_EQ(j["hot_threads"], 1);
   EXPECT_EQ(j["processed"], j["events"]);

@@ -232,6 +232,11 @@ TEST(Doctor_Host, HotCoresThatTakeEveryCoreLeaveNoneForHousekeeping) {
   m = by_check(run_doctor(o));
   EXPECT_EQ(m.at("housekeeping").level, Level::warn);
   EXPECT_NE(m.at("housekeeping").fix.find("a second core"), std::string::npos);
+  o = opts(h, {});  // no hot cores named: nothing to judge
+  o.allowed_cpus = {2, 3};
+  m = by_check(run_doctor(o));
+  EXPECT_EQ(m.at("housekeeping").level, Level::info);
+  EXPECT_NE(m.at("housekeeping").fix.find("--cpus"), std::string::npos);
 }
 
 TEST(Doctor_Cli, ExitStatusSaysFitAndJsonHasEveryFinding) {

@@ -212,6 +212,11 @@ class Doctor {
   // A core besides the hot ones, for the io thread, the kernel and the
   // interrupts: without one they preempt a busy-polling hot thread.
   void check_housekeeping() {
+    if (opt_.cpus.empty()) {  // every allowed core stands in for the hot ones: nothing to judge
+      add("housekeeping", Level::info, "no hot cores named: the scheduler places the hot threads",
+          "pin them with --cpus, leaving a core besides them for the io thread and the kernel");
+      return;
+    }
     const auto spare = missing_from(opt_.allowed_cpus.empty() ? online_ : opt_.allowed_cpus, rep_.cpus);
     if (!spare.empty()) {
       add("housekeeping", Level::ok, fmt::format("core(s) {} left for the io thread, the kernel and interrupts",

@@ -228,10 +228,8 @@ int cmd_run(const std::string& feed, const std::string& symbols, std::uint64_t m
     if (d.cpus.size() == 2 && d.cpus[0] == d.cpus[1]) d.cpus.pop_back();
     const auto doctor = tickpath::engine::run_doctor(d);
     cfg.start_note = doctor.summary();
-    for (const auto& f : doctor.findings)
-      if (f.check == "housekeeping" && f.level != tickpath::engine::DoctorFinding::Level::ok && !cfg.inline_strategy &&
-          d.cpus.size() >= 2)  // pinned to every core it has
-        cfg.start_note += "; no core is left for the io thread: --inline-strategy runs the hot path on one core";
+    for (const auto& f : doctor.findings)  // pinned to every core it may use: say what to do, here
+      if (f.check == "housekeeping" && f.level == tickpath::engine::DoctorFinding::Level::warn) cfg.start_note += "; " + f.fix;
   }
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);

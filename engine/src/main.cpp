@@ -99,57 +99,72 @@ struct HotThreadOptions {
   }
 };
 
-int cmd_run(const std::string& feed, const std::string& symbols, std::uint64_t messages, double duration,
-            const HotThreadOptions& hot, const std::string& report, double speed, bool drop, std::uint64_t seed,
-            double rate, bool bursty, bool quiet, const std::string& model, const std::string& backend, bool critic,
-            const std::string& policy_on, const tickpath::strategy::SignalOptions& sig, double fee_bps,
-            bool allow_short, const tickpath::engine::LiveOptions& live, const std::string& streams,
-            const std::string& record_dir, const std::string& udp_interface, bool lock_memory, int fifo, double pace,
-            const std::string& ui, const std::string& ui_root, const tickpath::engine::NatsOptions& nats,
-            const tickpath::engine::ClickHouseOptions& clickhouse, const std::string& shard,
-            const std::string& warm_from, const ExportOptions& exp = {}) {
+// Everything `tickpath run` takes; `tickpath export` fills the few it
+// needs and replays the journal through the same path.
+struct RunOptions {
+  std::string feed = "synthetic", symbols, report;
+  std::uint64_t messages = 0, seed = 42;
+  double duration = 0, speed = 0, rate = 200, pace = 0;
+  bool drop = false, bursty = false, quiet = false;
+  HotThreadOptions hot;
+  std::string model, backend = "auto", policy_on = "trade";
+  bool no_critic = false;
+  tickpath::strategy::SignalOptions sig;
+  double fee_bps = 10;
+  bool allow_short = false;
+  tickpath::engine::LiveOptions live;
+  std::string streams, record_dir, udp_interface = "127.0.0.1", warm_from, shard;
+  bool no_mlock = false;
+  int fifo = 0;
+  std::string ui, ui_root;
+  tickpath::engine::NatsOptions nats;
+  tickpath::engine::ClickHouseOptions clickhouse;
+  ExportOptions exp;
+};
+
+int cmd_run(const RunOptions& o) {
   tickpath::engine::PipelineConfig cfg;
-  cfg.warm_from = warm_from;
-  cfg.ui_listen = ui;
-  cfg.ui_root = ui_root;
-  cfg.nats = nats;
-  cfg.clickhouse = clickhouse;
-  cfg.export_dir = exp.dir;
-  if (!exp.from.empty() && !tickpath::strategy::parse_time_ms(exp.from, cfg.export_from_ms))
-    return fail("--from: not a time: " + exp.from);
-  if (!exp.to.empty() && !tickpath::strategy::parse_time_ms(exp.to, cfg.export_to_ms)) return fail("--to: not a time: " + exp.to);
-  if (!ui.empty()) {
+  cfg.warm_from = o.warm_from;
+  cfg.ui_listen = o.ui;
+  cfg.ui_root = o.ui_root;
+  cfg.nats = o.nats;
+  cfg.clickhouse = o.clickhouse;
+  cfg.export_dir = o.exp.dir;
+  if (!o.exp.from.empty() && !tickpath::strategy::parse_time_ms(o.exp.from, cfg.export_from_ms))
+    return fail("--from: not a time: " + o.exp.from);
+  if (!o.exp.to.empty() && !tickpath::strategy::parse_time_ms(o.exp.to, cfg.export_to_ms)) return fail("--to: not a time: " + o.exp.to);
+  if (!o.ui.empty()) {
     std::string addr, err;
     std::uint16_t port = 0;
-    if (!tickpath::engine::parse_listen_address(ui, addr, port, err)) return fail(err);
+    if (!tickpath::engine::parse_listen_address(o.ui, addr, port, err)) return fail(err);
     cfg.ui_ready = [addr](std::uint16_t p) {
       const std::string host = addr.find(':') != std::string::npos ? "[" + addr + "]" : addr;
       std::fprintf(stderr, "dashboard: http://%s:%u/  (API: /api/health /api/stats /metrics, stream: /ws; read-only, served by the io thread)\n",
                    host.c_str(), static_cast<unsigned>(p));
     };
   }
-  if (!(pace >= 0)) return fail("--pace must be >= 0 frames per second");
-  cfg.pace_fps = pace;
-  cfg.lock_memory = lock_memory;
-  cfg.fifo_priority = fifo;
-  cfg.record_dir = record_dir;
-  cfg.live = live;
-  if (!streams.empty()) cfg.live.streams = split_list(streams);
-  if (feed == "binance" || feed.rfind("wss://", 0) == 0 || feed.rfind("ws://", 0) == 0) {
+  if (!(o.pace >= 0)) return fail("--pace must be >= 0 frames per second");
+  cfg.pace_fps = o.pace;
+  cfg.lock_memory = !o.no_mlock;
+  cfg.fifo_priority = o.fifo;
+  cfg.record_dir = o.record_dir;
+  cfg.live = o.live;
+  if (!o.streams.empty()) cfg.live.streams = split_list(o.streams);
+  if (o.feed == "binance" || o.feed.rfind("wss://", 0) == 0 || o.feed.rfind("ws://", 0) == 0) {
     cfg.feed = tickpath::engine::PipelineConfig::Feed::live;
-    if (feed != "binance") cfg.live.ws_url = feed;
-    if (feed != "binance" && live.rest_url == tickpath::engine::LiveOptions{}.rest_url) {
+    if (o.feed != "binance") cfg.live.ws_url = o.feed;
+    if (o.feed != "binance" && o.live.rest_url == tickpath::engine::LiveOptions{}.rest_url) {
       // Same host and port over HTTP(S), as the simulator serves both.
       tickpath::feed::Url u;
       std::string err;
-      if (!tickpath::feed::parse_url(feed, u, err)) return fail(err);
+      if (!tickpath::feed::parse_url(o.feed, u, err)) return fail(err);
       cfg.live.rest_url = fmt::format("{}://{}:{}", u.tls ? "https" : "http", u.host, u.port);
     }
     if (!(cfg.live.stale_after_s >= 0) || !(cfg.live.rotate_after_s >= 0) || !(cfg.live.overlap_s >= 0))
       return fail("--stale-after, --rotate-after and --overlap take seconds >= 0");
-  } else if (feed.rfind("udp://", 0) == 0) {
+  } else if (o.feed.rfind("udp://", 0) == 0) {
     cfg.feed = tickpath::engine::PipelineConfig::Feed::udp;
-    const std::string hp = feed.substr(6);
+    const std::string hp = o.feed.substr(6);
     const auto colon = hp.rfind(':');
     int port = 0;
     try {
@@ -159,68 +174,68 @@ int cmd_run(const std::string& feed, const std::string& symbols, std::uint64_t m
     if (port <= 0 || port > 65535) return fail("--feed udp:// takes GROUP:PORT, e.g. udp://239.255.42.1:40001");
     cfg.udp.group = hp.substr(0, colon);
     cfg.udp.port = static_cast<std::uint16_t>(port);
-    cfg.udp.interface = udp_interface;
-  } else if (feed == "synthetic") {
+    cfg.udp.interface = o.udp_interface;
+  } else if (o.feed == "synthetic") {
     cfg.feed = tickpath::engine::PipelineConfig::Feed::synthetic;
-  } else if (feed.rfind("replay:", 0) == 0 && feed.size() > 7) {
+  } else if (o.feed.rfind("replay:", 0) == 0 && o.feed.size() > 7) {
     cfg.feed = tickpath::engine::PipelineConfig::Feed::replay;
-    cfg.replay_path = feed.substr(7);
+    cfg.replay_path = o.feed.substr(7);
   } else {
-    return fail("--feed must be 'synthetic', 'replay:PATH', 'binance' or a ws:// / wss:// URL, not '" + feed + "'");
+    return fail("--feed must be 'synthetic', 'replay:PATH', 'binance' or a ws:// / wss:// URL, not '" + o.feed + "'");
   }
-  cfg.symbols = split_list(symbols);
-  if (!shard.empty()) {
+  cfg.symbols = split_list(o.symbols);
+  if (!o.shard.empty()) {
     // This engine's share of the symbol list: every engine of the N, given
     // the same list, takes a disjoint part and together they cover it.
     std::uint32_t index = 0, count = 0;
     std::string err;
-    if (!tickpath::engine::parse_shard(shard, index, count, err)) return fail(err);
+    if (!tickpath::engine::parse_shard(o.shard, index, count, err)) return fail(err);
     if (cfg.symbols.empty()) return fail("--shard needs the whole symbol list in --symbols (each engine takes its part)");
     std::vector<std::string> mine;
     for (const auto& s : cfg.symbols)
       if (tickpath::engine::shard_of(s, count) == index) mine.push_back(s);
     if (mine.empty())
-      return fail(fmt::format("--shard {}: none of the {} symbols falls to this shard (more shards than the list fills)", shard,
+      return fail(fmt::format("--shard {}: none of the {} symbols falls to this shard (more shards than the list fills)", o.shard,
                               cfg.symbols.size()));
     std::string list;
     for (const auto& s : mine) list += (list.empty() ? "" : ",") + s;
-    std::fprintf(stderr, "shard %s: %zu of %zu symbols: %s\n", shard.c_str(), mine.size(), cfg.symbols.size(), list.c_str());
+    std::fprintf(stderr, "shard %s: %zu of %zu symbols: %s\n", o.shard.c_str(), mine.size(), cfg.symbols.size(), list.c_str());
     cfg.symbols = std::move(mine);
-    cfg.shard = shard;
+    cfg.shard = o.shard;
   }
-  cfg.messages = messages;
-  cfg.duration_s = duration;
-  cfg.replay_speed = speed;
-  cfg.drop_on_full = drop;
-  cfg.synthetic.seed = seed;
-  cfg.synthetic.rate_per_s = rate;
-  cfg.synthetic.bursty = bursty;
-  cfg.progress = !quiet;
-  cfg.model_path = model;
-  cfg.policy_backend = backend;
-  cfg.policy_critic = critic;
-  if (policy_on == "trade") cfg.policy_on = tickpath::engine::PipelineConfig::PolicyOn::trade;
-  else if (policy_on == "bar") cfg.policy_on = tickpath::engine::PipelineConfig::PolicyOn::bar;
-  else if (policy_on.size() > 2 && policy_on.compare(policy_on.size() - 2, 2, "ms") == 0) {
+  cfg.messages = o.messages;
+  cfg.duration_s = o.duration;
+  cfg.replay_speed = o.speed;
+  cfg.drop_on_full = o.drop;
+  cfg.synthetic.seed = o.seed;
+  cfg.synthetic.rate_per_s = o.rate;
+  cfg.synthetic.bursty = o.bursty;
+  cfg.progress = !o.quiet;
+  cfg.model_path = o.model;
+  cfg.policy_backend = o.backend;
+  cfg.policy_critic = !o.no_critic;
+  if (o.policy_on == "trade") cfg.policy_on = tickpath::engine::PipelineConfig::PolicyOn::trade;
+  else if (o.policy_on == "bar") cfg.policy_on = tickpath::engine::PipelineConfig::PolicyOn::bar;
+  else if (o.policy_on.size() > 2 && o.policy_on.compare(o.policy_on.size() - 2, 2, "ms") == 0) {
     cfg.policy_on = tickpath::engine::PipelineConfig::PolicyOn::interval;
     try {
-      cfg.policy_every_ms = std::stoll(policy_on.substr(0, policy_on.size() - 2));
+      cfg.policy_every_ms = std::stoll(o.policy_on.substr(0, o.policy_on.size() - 2));
     } catch (const std::exception&) {
       cfg.policy_every_ms = 0;
     }
     if (cfg.policy_every_ms <= 0) return fail("--policy-on NNNms needs a positive number of milliseconds");
   } else {
-    return fail("--policy-on must be 'trade', 'bar' or a period like '500ms', not '" + policy_on + "'");
+    return fail("--policy-on must be 'trade', 'bar' or a period like '500ms', not '" + o.policy_on + "'");
   }
-  cfg.signal = sig;
-  if (!(fee_bps >= 0)) return fail("--fee-bps must be >= 0");
-  cfg.portfolio.fee_bps = fee_bps;
-  cfg.portfolio.allow_short = allow_short;
-  cfg.inline_strategy = hot.inline_strategy;
-  if (hot.inline_strategy && drop)
+  cfg.signal = o.sig;
+  if (!(o.fee_bps >= 0)) return fail("--fee-bps must be >= 0");
+  cfg.portfolio.fee_bps = o.fee_bps;
+  cfg.portfolio.allow_short = o.allow_short;
+  cfg.inline_strategy = o.hot.inline_strategy;
+  if (o.hot.inline_strategy && o.drop)
     return fail("--drop-on-full drops at the ring between the hot threads; with --inline-strategy there is none");
-  if (std::string err; !hot.parse(cfg.feed_cpu, cfg.strategy_cpu, err)) return fail(err);
-  if (exp.dir.empty()) {  // (an export is offline work: the host's fitness for latency does not matter)
+  if (std::string err; !o.hot.parse(cfg.feed_cpu, cfg.strategy_cpu, err)) return fail(err);
+  if (o.exp.dir.empty()) {  // (an export is offline work: the host's fitness for latency does not matter)
     tickpath::engine::DoctorOptions d;
     d.allowed_cpus = tickpath::engine::current_allowed_cpus();
     d.memlock_bytes = tickpath::engine::current_memlock_limit();
@@ -239,9 +254,9 @@ int cmd_run(const std::string& feed, const std::string& symbols, std::uint64_t m
   if (const int s = g_signal.load(); s != 0) rep.stopped_by = s == SIGINT ? "SIGINT" : s == SIGTERM ? "SIGTERM" : "signal";
   std::fputs(rep.to_table().c_str(), stdout);
   for (const auto& w : rep.warnings) std::fprintf(stderr, "%s\n", w.c_str());
-  if (!report.empty()) {
-    if (!write_file(report, rep.to_json() + "\n", error)) return fail(error);
-    std::fprintf(stdout, "\n  report written to %s\n", report.c_str());
+  if (!o.report.empty()) {
+    if (!write_file(o.report, rep.to_json() + "\n", error)) return fail(error);
+    std::fprintf(stdout, "\n  report written to %s\n", o.report.c_str());
   }
   return 0;
 }
@@ -481,106 +496,86 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   auto* run = app.add_subcommand("run", "run the pinned feed -> strategy pipeline and print a latency report");
-  std::string feed = "synthetic", symbols, report;
-  HotThreadOptions hot;
-  std::uint64_t messages = 0, seed = 42;
-  double duration = 0, speed = 0, rate = 200;
-  bool drop = false, bursty = false, quiet = false;
-  run->add_option("--feed", feed,
+  RunOptions ro;
+  run->add_option("--feed", ro.feed,
                   "synthetic | replay:PATH (JSONL, pretty JSON or recorder file, or a --record directory) | binance (live, "
                   "wss://stream.binance.com:9443) | wss://HOST:PORT (another endpoint, e.g. tickpath-exsim) | "
                   "udp://GROUP:PORT (one frame per datagram, e.g. tickpath-exsim --udp)")
       ->capture_default_str();
-  tickpath::engine::LiveOptions live;
-  std::string streams;
-  run->add_option("--streams", streams, "live: streams per symbol, e.g. trade,aggTrade,bookTicker,depth@100ms,kline_1m,depth20@100ms");
-  run->add_option("--rest-url", live.rest_url, "live: REST base for depth snapshots")->capture_default_str();
-  run->add_flag("--insecure", live.insecure, "live: do not verify TLS certificates (local tests only)");
-  run->add_option("--ca-file", live.ca_file, "live: trust this PEM certificate instead of the system store");
-  run->add_option("--stale-after", live.stale_after_s, "live: reconnect after this many seconds without a message")->capture_default_str();
-  run->add_option("--rotate-after", live.rotate_after_s, "live: open a new connection after S seconds (Binance closes at 24 h)")
+  run->add_option("--streams", ro.streams, "live: streams per symbol, e.g. trade,aggTrade,bookTicker,depth@100ms,kline_1m,depth20@100ms");
+  run->add_option("--rest-url", ro.live.rest_url, "live: REST base for depth snapshots")->capture_default_str();
+  run->add_flag("--insecure", ro.live.insecure, "live: do not verify TLS certificates (local tests only)");
+  run->add_option("--ca-file", ro.live.ca_file, "live: trust this PEM certificate instead of the system store");
+  run->add_option("--stale-after", ro.live.stale_after_s, "live: reconnect after this many seconds without a message")->capture_default_str();
+  run->add_option("--rotate-after", ro.live.rotate_after_s, "live: open a new connection after S seconds (Binance closes at 24 h)")
       ->capture_default_str();
-  run->add_option("--overlap", live.overlap_s, "live: seconds both connections are read during a rotation")->capture_default_str();
-  run->add_option("--snapshot-limit", live.snapshot_limit, "live: REST depth snapshot levels")->capture_default_str();
-  std::string record_dir, udp_interface = "127.0.0.1";
-  run->add_option("--udp-interface", udp_interface, "udp: local address of the interface to join the group on")->capture_default_str();
-  run->add_option("--record", record_dir, "journal every raw frame with its receive time under DIR (S=SYMBOL/date=YYYY-MM-DD/); replay with --feed replay:DIR");
-  std::string warm_from;
-  run->add_option("--warm-from", warm_from, "warm start: play the journal DIR (an earlier run's --record) into the books, bars, "
-                                            "indicators and paper accounts before the first frame, so the run continues that "
-                                            "one (nothing from it is published); DIR may be this run's --record");
-  run->add_flag("--event-driven", live.event_driven, "live: sleep in poll(2) when the feed is idle instead of busy-polling");
-  run->add_flag("--huge-pages", live.huge_pages, "live: receive buffers on 2 MB pages when the host has them");
-  run->add_option("--symbols", symbols, "comma-separated symbols (replay: only these; synthetic: the market)");
-  run->add_option("--messages", messages, "stop after N frames (default: synthetic 1000000, replay one pass)");
-  run->add_option("--duration", duration, "stop after S seconds");
-  run->add_option("--cpus", hot.cpus, "FEED,STRATEGY cores to pin the hot threads to, e.g. 0,1 (one core with --inline-strategy)");
-  run->add_flag("--inline-strategy", hot.inline_strategy,
+  run->add_option("--overlap", ro.live.overlap_s, "live: seconds both connections are read during a rotation")->capture_default_str();
+  run->add_option("--snapshot-limit", ro.live.snapshot_limit, "live: REST depth snapshot levels")->capture_default_str();
+  run->add_option("--udp-interface", ro.udp_interface, "udp: local address of the interface to join the group on")->capture_default_str();
+  run->add_option("--record", ro.record_dir, "journal every raw frame with its receive time under DIR (S=SYMBOL/date=YYYY-MM-DD/); replay with --feed replay:DIR");
+  run->add_option("--warm-from", ro.warm_from, "warm start: play the journal DIR (an earlier run's --record) into the books, bars, "
+                                               "indicators and paper accounts before the first frame, so the run continues that "
+                                               "one (nothing from it is published); DIR may be this run's --record");
+  run->add_flag("--event-driven", ro.live.event_driven, "live: sleep in poll(2) when the feed is idle instead of busy-polling");
+  run->add_flag("--huge-pages", ro.live.huge_pages, "live: receive buffers on 2 MB pages when the host has them");
+  run->add_option("--symbols", ro.symbols, "comma-separated symbols (replay: only these; synthetic: the market)");
+  run->add_option("--messages", ro.messages, "stop after N frames (default: synthetic 1000000, replay one pass)");
+  run->add_option("--duration", ro.duration, "stop after S seconds");
+  run->add_option("--cpus", ro.hot.cpus, "FEED,STRATEGY cores to pin the hot threads to, e.g. 0,1 (one core with --inline-strategy)");
+  run->add_flag("--inline-strategy", ro.hot.inline_strategy,
                 "one hot thread: the feed thread runs the strategy on each event (no ring hop; the other core is left to the io thread)");
-  run->add_option("--report", report, "write the report as JSON to FILE");
-  run->add_option("--speed", speed, "replay pace: 0 = as fast as possible, 1 = recorded pace, 10 = 10x")->capture_default_str();
-  run->add_flag("--drop-on-full", drop, "drop (and count) events when the ring is full instead of waiting");
-  run->add_option("--seed", seed, "synthetic feed seed")->capture_default_str();
-  run->add_option("--rate", rate, "synthetic frames per second of event time (market activity, not wall pace)")->capture_default_str();
-  run->add_flag("--bursty", bursty, "synthetic feed arrives in bursts");
-  run->add_flag("--quiet", quiet, "no progress line on stderr");
-  std::string ui_listen, ui_root;
-  run->add_option("--ui-root", ui_root, "serve the dashboard page from DIR instead of the one built from web/");
-  run->add_option("--ui", ui_listen, "serve the read-only JSON API and Prometheus metrics on [ADDRESS:]PORT "
-                                     "(address 127.0.0.1 unless given; off by default)");
-  tickpath::engine::NatsOptions nats;
-  std::string shard;
-  run->add_option("--nats", nats.url, "publish signals, closed bars, position changes and stats to NATS at nats://HOST:PORT "
-                                      "(subjects PREFIX.KIND.SYMBOL, JSON; from the io thread, never blocking)");
-  run->add_option("--nats-prefix", nats.prefix, "subject prefix")->capture_default_str();
-  run->add_flag("--nats-trades", nats.trades, "publish every trade too (PREFIX.trade.SYMBOL)");
-  run->add_flag("--nats-binary", nats.binary, "fixed little-endian records instead of JSON (README: Binary records; stats stay JSON)");
-  run->add_option("--nats-stream", nats.stream, "also store every message in this JetStream stream (subjects PREFIX.>, created or "
-                                                "updated at start; acknowledged, de-duplicated by message id) for consumers "
-                                                "that replay");
-  double stream_age_h = nats.stream_max_age_s / 3600;
-  run->add_option("--nats-stream-max-bytes", nats.stream_max_bytes, "the stream's size limit (oldest discarded past it)")
+  run->add_option("--report", ro.report, "write the report as JSON to FILE");
+  run->add_option("--speed", ro.speed, "replay pace: 0 = as fast as possible, 1 = recorded pace, 10 = 10x")->capture_default_str();
+  run->add_flag("--drop-on-full", ro.drop, "drop (and count) events when the ring is full instead of waiting");
+  run->add_option("--seed", ro.seed, "synthetic feed seed")->capture_default_str();
+  run->add_option("--rate", ro.rate, "synthetic frames per second of event time (market activity, not wall pace)")->capture_default_str();
+  run->add_flag("--bursty", ro.bursty, "synthetic feed arrives in bursts");
+  run->add_flag("--quiet", ro.quiet, "no progress line on stderr");
+  run->add_option("--ui-root", ro.ui_root, "serve the dashboard page from DIR instead of the one built from web/");
+  run->add_option("--ui", ro.ui, "serve the read-only JSON API and Prometheus metrics on [ADDRESS:]PORT "
+                                 "(address 127.0.0.1 unless given; off by default)");
+  run->add_option("--nats", ro.nats.url, "publish signals, closed bars, position changes and stats to NATS at nats://HOST:PORT "
+                                         "(subjects PREFIX.KIND.SYMBOL, JSON; from the io thread, never blocking)");
+  run->add_option("--nats-prefix", ro.nats.prefix, "subject prefix")->capture_default_str();
+  run->add_flag("--nats-trades", ro.nats.trades, "publish every trade too (PREFIX.trade.SYMBOL)");
+  run->add_flag("--nats-binary", ro.nats.binary, "fixed little-endian records instead of JSON (README: Binary records; stats stay JSON)");
+  run->add_option("--nats-stream", ro.nats.stream, "also store every message in this JetStream stream (subjects PREFIX.>, created or "
+                                                   "updated at start; acknowledged, de-duplicated by message id) for consumers "
+                                                   "that replay");
+  double stream_age_h = ro.nats.stream_max_age_s / 3600;
+  run->add_option("--nats-stream-max-bytes", ro.nats.stream_max_bytes, "the stream's size limit (oldest discarded past it)")
       ->capture_default_str();
   run->add_option("--nats-stream-max-age", stream_age_h, "the stream keeps messages this many hours")->capture_default_str();
-  run->add_option("--nats-stream-replicas", nats.stream_replicas, "copies of the stream (3 on a cluster)")->capture_default_str()
+  run->add_option("--nats-stream-replicas", ro.nats.stream_replicas, "copies of the stream (3 on a cluster)")->capture_default_str()
       ->check(CLI::Range(1, 5));
-  run->add_option("--nats-max-in-flight", nats.max_in_flight, "JetStream publishes awaiting their acknowledgement; past it "
-                                                              "messages wait in the spill file")
+  run->add_option("--nats-max-in-flight", ro.nats.max_in_flight, "JetStream publishes awaiting their acknowledgement; past it "
+                                                                 "messages wait in the spill file")
       ->capture_default_str();
-  run->add_option("--nats-spill-dir", nats.spill_dir, "where messages wait while NATS cannot take them (default: the "
-                                                      "--record directory, else the temporary directory)");
-  tickpath::engine::ClickHouseOptions clickhouse;
-  run->add_option("--clickhouse", clickhouse.url, "store trades, bars, signals and per-second stage latency in ClickHouse at "
-                                                  "http://HOST:PORT (tables created if missing; batched RowBinary inserts "
-                                                  "from the io thread)");
-  run->add_option("--clickhouse-db", clickhouse.database, "database")->capture_default_str();
-  run->add_option("--shard", shard, "I/N: run only the symbols of --symbols that hash to shard I of N (N engines cover the "
-                                    "list once)");
-  double pace = 0;
-  run->add_option("--pace", pace, "synthetic/replay: feed this many frames per wall-clock second (latency at a set load; 0 = as fast as possible)")
+  run->add_option("--nats-spill-dir", ro.nats.spill_dir, "where messages wait while NATS cannot take them (default: the "
+                                                         "--record directory, else the temporary directory)");
+  run->add_option("--clickhouse", ro.clickhouse.url, "store trades, bars, signals and per-second stage latency in ClickHouse at "
+                                                     "http://HOST:PORT (tables created if missing; batched RowBinary inserts "
+                                                     "from the io thread)");
+  run->add_option("--clickhouse-db", ro.clickhouse.database, "database")->capture_default_str();
+  run->add_option("--shard", ro.shard, "I/N: run only the symbols of --symbols that hash to shard I of N (N engines cover the "
+                                       "list once)");
+  run->add_option("--pace", ro.pace, "synthetic/replay: feed this many frames per wall-clock second (latency at a set load; 0 = as fast as possible)")
       ->capture_default_str();
-  bool no_mlock = false;
-  int fifo = 0;
-  run->add_flag("--no-mlock", no_mlock, "do not lock the process's memory (mlockall) before the hot threads start");
-  run->add_option("--fifo", fifo, "SCHED_FIFO priority (1-99) for the hot threads; only on isolated cores")
+  run->add_flag("--no-mlock", ro.no_mlock, "do not lock the process's memory (mlockall) before the hot threads start");
+  run->add_option("--fifo", ro.fifo, "SCHED_FIFO priority (1-99) for the hot threads; only on isolated cores")
       ->check(CLI::Range(0, 99));
-  std::string run_model, run_backend = "auto", policy_on = "trade";
-  run->add_option("--model", run_model, "policy model file: adds the policy and signal stages");
-  run->add_option("--backend", run_backend, "policy back-end: auto | scalar | avx2 | avx512")->capture_default_str();
-  bool no_critic = false;
-  run->add_flag("--no-critic", no_critic,
+  run->add_option("--model", ro.model, "policy model file: adds the policy and signal stages");
+  run->add_option("--backend", ro.backend, "policy back-end: auto | scalar | avx2 | avx512")->capture_default_str();
+  run->add_flag("--no-critic", ro.no_critic,
                 "run the actor alone: signals carry no value estimate, the policy pass does about half the work");
-  run->add_option("--policy-on", policy_on, "trade (every trade, forming bar) | bar (each closed bar) | NNNms (at most every NNN ms of event time)")
+  run->add_option("--policy-on", ro.policy_on, "trade (every trade, forming bar) | bar (each closed bar) | NNNms (at most every NNN ms of event time)")
       ->capture_default_str();
-  tickpath::strategy::SignalOptions sig;
-  double run_fee = 10;
-  bool run_short = false;
-  run->add_flag("--sample", sig.sample, "sample the action from the policy's probabilities instead of argmax");
-  run->add_option("--sample-seed", sig.seed, "seed for --sample")->capture_default_str();
-  run->add_option("--min-confidence", sig.min_confidence, "BUY/SELL below this probability become HOLD")->capture_default_str();
-  run->add_option("--fee-bps", run_fee, "paper account fee per fill, basis points")->capture_default_str();
-  run->add_flag("--short", run_short, "paper account: SELL goes short instead of flat");
-  run->add_option("--cooldown-ms", sig.cooldown_ms, "after a BUY/SELL, hold that symbol for this long (event time)")
+  run->add_flag("--sample", ro.sig.sample, "sample the action from the policy's probabilities instead of argmax");
+  run->add_option("--sample-seed", ro.sig.seed, "seed for --sample")->capture_default_str();
+  run->add_option("--min-confidence", ro.sig.min_confidence, "BUY/SELL below this probability become HOLD")->capture_default_str();
+  run->add_option("--fee-bps", ro.fee_bps, "paper account fee per fill, basis points")->capture_default_str();
+  run->add_flag("--short", ro.allow_short, "paper account: SELL goes short instead of flat");
+  run->add_option("--cooldown-ms", ro.sig.cooldown_ms, "after a BUY/SELL, hold that symbol for this long (event time)")
       ->capture_default_str();
 
   auto* parse = app.add_subcommand("parse", "print one JSON object per frame of FILE, as tickpath reads it");
@@ -714,11 +709,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  nats.stream_max_age_s = stream_age_h * 3600;
-  if (*run)
-    return cmd_run(feed, symbols, messages, duration, hot, report, speed, drop, seed, rate, bursty, quiet, run_model,
-                   run_backend, !no_critic, policy_on, sig, run_fee, run_short, live, streams, record_dir,
-                   udp_interface, !no_mlock, fifo, pace, ui_listen, ui_root, nats, clickhouse, shard, warm_from);
+  ro.nats.stream_max_age_s = stream_age_h * 3600;
+  if (*run) return cmd_run(ro);
   if (*stress) {
     so.tls = !stress_plain;
     so.symbols = split_list(stress_symbols);
@@ -738,11 +730,17 @@ int main(int argc, char** argv) {
     if (!(so.step_s > 0)) return fail("--step must be positive");
     return tickpath::engine::run_stress(so);
   }
-  if (*exp)
-    return cmd_run("replay:" + exp_journal, "", 0, 0, HotThreadOptions{}, "", 0, false, 42, 200, false, true, exp_model, "auto",
-                   !exp_no_critic, exp_policy_on, tickpath::strategy::SignalOptions{}, 10, false,
-                   tickpath::engine::LiveOptions{}, "", "", "127.0.0.1", false, 0, 0, "", "", tickpath::engine::NatsOptions{},
-                   tickpath::engine::ClickHouseOptions{}, "", "", ex);
+  if (*exp) {
+    RunOptions eo;
+    eo.feed = "replay:" + exp_journal;
+    eo.quiet = true;
+    eo.no_mlock = true;
+    eo.model = exp_model;
+    eo.no_critic = exp_no_critic;
+    eo.policy_on = exp_policy_on;
+    eo.exp = ex;
+    return cmd_run(eo);
+  }
   if (*tail) {
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);

@@ -347,14 +347,14 @@ RunReport run_pipeline(const PipelineConfig& cfg, std::string& error, const std:
     auto rd = [](const std::atomic<std::uint64_t>& a) { return [&a] { return a.load(std::memory_order_relaxed); }; };
     add("frames_total", "Frames read from the feed.", [&] { return fstats->frames_fed.get(); });
     add("events_total", "Frames turned into events.", rd(fc.events));
-    add("processed_total", "Events the strategy thread processed.", [&] { return sstats->processed.get(); });
+    add("processed_total", "Events the strategy processed (on its own thread, or on the feed thread with --inline-strategy).", [&] { return sstats->processed.get(); });
     for (std::size_t r = 1; r < feed::kRejectReasons; ++r)
       add("rejects_total", "Frames refused, by reason.", rd(fc.reject_by_reason[r]), "reason",
           feed::to_string(static_cast<feed::RejectReason>(r)));
     add("duplicates_total", "Frames dropped as already seen (overlapping connections).", rd(fc.duplicates));
     add("depth_gaps_total", "Depth diffs that did not follow the previous one.", rd(fc.depth_gaps));
     add("book_out_of_sync_total", "Diffs that did not follow the book (a new snapshot is fetched).", rd(fc.book_out_of_sync));
-    add("ring_drops_total", "Events dropped at a full ring (--drop).", [&] { return fstats->dropped.get(); });
+    add("ring_drops_total", "Events dropped at a full ring (--drop-on-full).", [&] { return fstats->dropped.get(); });
     add("signals_total", "Signals published by the policy.", [&] { return sstats->signals.get(); });
     add("signal_drops_total", "Signals lost at a full signal ring.", [&] { return sstats->signal_drops.get(); });
     for (std::size_t a = 0; a < 3; ++a)

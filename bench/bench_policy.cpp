@@ -27,6 +27,17 @@ const PolicyModel& model() {
   return m;
 }
 
+// The same weights with ReLU for the activation (Stable-Baselines3's
+// activation_fn=nn.ReLU): one instruction a vector where tanh takes 18.
+const PolicyModel& relu_model() {
+  static const PolicyModel m = [] {
+    PolicyModel r = model();
+    r.activation = Activation::relu;
+    return r;
+  }();
+  return m;
+}
+
 std::vector<std::vector<float>> observations() {
   std::mt19937_64 rng(1);
   std::normal_distribution<float> d(0.0f, 1.0f);
@@ -49,25 +60,26 @@ double fma_lower_bound_ns(bool critic = true) {
 
 // The back-end named by the benchmark's first argument, or nullptr (and
 // the benchmark skipped) when this CPU lacks it.
-std::unique_ptr<Policy> policy_or_skip(benchmark::State& state, bool critic = true) {
+std::unique_ptr<Policy> policy_or_skip(benchmark::State& state, bool critic = true, const PolicyModel& m = model()) {
   const auto backend = static_cast<PolicyBackend>(state.range(0));
   if (!cpu_supports(backend)) {
     state.SkipWithError("CPU lacks this back-end");
     return nullptr;
   }
   std::string err;
-  return Policy::create(model(), backend, err, critic);
+  return Policy::create(m, backend, err, critic);
 }
 
 // Arguments: back-end, stamped (1) or not.
-void policy_passes(benchmark::State& state, bool critic) {
-  auto p = policy_or_skip(state, critic);
+void policy_passes(benchmark::State& state, bool critic, const PolicyModel& m = model()) {
+  auto p = policy_or_skip(state, critic, m);
   if (!p) return;
   const auto backend = p->backend();
   const auto obs = observations();
   PolicyOutput out;
   std::size_t i = 0;
-  state.SetLabel(std::string(to_string(backend)) + (critic ? "" : ", actor only"));
+  state.SetLabel(std::string(to_string(backend)) + (critic ? "" : ", actor only") +
+                 (m.activation == Activation::relu ? ", relu" : ""));
   state.counters["fma_lower_bound_ns"] = fma_lower_bound_ns(critic);
   state.counters["macs"] = policy_macs(critic);
   if (state.range(1) == 0) {  // no stamps: time per iteration is the forward pass alone
@@ -95,6 +107,12 @@ void BM_Policy(benchmark::State& state) { policy_passes(state, true); }
 // The actor alone (`tickpath run --no-critic`): what the signal needs, as
 // Stable-Baselines3's predict() computes it; the value network is not run.
 void BM_PolicyActor(benchmark::State& state) { policy_passes(state, false); }
+
+// The whole pass with ReLU in place of tanh: the input check, both
+// networks' layers, the heads and the softmax with the activation all but
+// free. What this costs against the FMA lower bound is more than any tanh,
+// however cheap, can take the tanh pass below.
+void BM_PolicyRelu(benchmark::State& state) { policy_passes(state, true, relu_model()); }
 
 // The forward pass as the pipeline sees it: not back to back, but after
 // `gap` microseconds of other work (here a register-only spin that touches
@@ -241,6 +259,7 @@ BENCHMARK(BM_Policy)->Args({0, 1})->Args({1, 0})->Args({1, 1})->Args({2, 0})->Ar
 BENCHMARK(BM_PolicyAfterGap)->Args({2, 1})->Args({2, 5})->Args({2, 20})->Args({1, 20});
 BENCHMARK(BM_PolicyActor)->Args({1, 0})->Args({1, 1})->Args({2, 0})->Args({2, 1});
 BENCHMARK(BM_PolicyActorAfterGap)->Args({2, 20})->Args({1, 20});
+BENCHMARK(BM_PolicyRelu)->Args({2, 0});
 BENCHMARK(BM_DenseLayers)->Arg(0)->Arg(1);
 BENCHMARK(BM_PlainLoop);
 BENCHMARK(tickpath::bench::BM_FmaPeak)->Name("BM_FmaPeak");

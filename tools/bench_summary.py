@@ -157,6 +157,18 @@ def policy_tables(runs):
                 "|---|---|---|---|",
                 f"| fp32, FMA | {fmt(f32)} | 1.00x | - |",
                 f"| bf16 weights and inputs, fp32 sums (VDPBF16PS) | {fmt(b16)} | {fmt(ratio, 2, 'x')} | {fmt(err, 4)} of the largest output |"]
+    if any(get(r, "BM_PolicyRelu/2/0") is not None for r in runs):
+        # The pass taken apart, each part against the same FMA lower bound, in the same run.
+        out += ["", "| the AVX-512 pass taken apart | ns per call | vs FMA lower bound |", "|---|---|---|"]
+        parts = [("BM_DenseLayers/0", "both networks' hidden layers alone: multiply-adds and their loads (no input check, activation or heads)"),
+                 ("BM_PolicyRelu/2/0", "the whole pass with ReLU (one instruction per activation vector)"),
+                 ("BM_Policy/2/0", "the whole pass with tanh (the model's)")]
+        for name, label in parts:
+            if all(get(r, name) is None for r in runs):
+                continue
+            t = per_run(runs, lambda r: get(r, name))
+            vb = per_run(runs, lambda r: get(r, name) / get(r, "BM_Policy/2/0", "fma_lower_bound_ns"))
+            out.append(f"| {label} | {fmt(t)} | {fmt(vb, 2, 'x')} |")
     return "\n".join(out)
 
 

@@ -397,20 +397,9 @@ TEST(Nats_JetStream, AServerKilledMidRunTheStreamHoldsEveryMessageOnce) {
   EXPECT_GE(rep.nats_disconnects, 1U);
   EXPECT_EQ(rep.nats_unsent, 0U) << "everything reached the stream by the end";
   EXPECT_GT(rep.nats_spilled, 0U) << "the outage outlasted the in-flight bound: messages waited on disk";
-#if defined(__SANITIZE_THREAD__)
-  // ThreadSanitizer slows the io thread 5-15x, and ctest runs two tests at
-  // once on two cores beside two busy-polling hot threads: while it spills
-  // the outage to disk it can fall more than the tape ring (65,536 trades)
-  // behind. The release and ASan runs hold it to zero; here a drop must at
-  // least be reported.
-  if (rep.ui_tape_drops != 0) {
-    bool warned = false;
-    for (const auto& w : rep.warnings) warned = warned || w.find("trades did not reach the dashboard") != std::string::npos;
-    EXPECT_TRUE(warned) << rep.ui_tape_drops << " tape drops, not reported";
-  }
-#else
+  // The io thread spills the outage in blocks (SpillFile), so it keeps up
+  // with the tape even under ThreadSanitizer, beside another test's threads.
   EXPECT_EQ(rep.ui_tape_drops, 0U);
-#endif
 
   std::printf("published %llu, refused %llu, spilled %llu, acked %llu (duplicates %llu), not acknowledged %llu\n",
               static_cast<unsigned long long>(rep.nats_published), static_cast<unsigned long long>(rep.nats_failed),

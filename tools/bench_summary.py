@@ -244,8 +244,20 @@ def train_tables(runs):
     return "\n".join(out)
 
 
+def spill_tables(runs):
+    out = ["| payload | records/s through put and take: 256 KiB blocks | a write per record (anchor) | blocks / anchor | put p50 / p99 / p99.9 ns: blocks | anchor |",
+           "|---|---|---|---|---|---|"]
+    for size in (200, 4096, 65536):
+        ours, anchor = f"BM_Spill/0/{size}", f"BM_Spill/1/{size}"
+        rate = lambda n: per_run(runs, lambda r: get(r, n, "items_per_second") / 1e6)
+        ratio = per_run(runs, lambda r: get(r, ours, "items_per_second") / get(r, anchor, "items_per_second"))
+        pct = lambda n: " / ".join(fmt(per_run(runs, lambda r: get(r, n, f"put_{q}_ns"))) for q in ("p50", "p99", "p999"))
+        out.append(f"| {size} B | {fmt(rate(ours), 2, ' M')} | {fmt(rate(anchor), 2, ' M')} | {fmt(ratio, 1, 'x')} | {pct(ours)} | {pct(anchor)} |")
+    return "\n".join(out)
+
+
 TABLES = {"bench_train": train_tables, "bench_parse": parse_tables, "bench_ring": ring_tables, "bench_policy": policy_tables,
-          "bench_indicators": indicator_tables, "bench_pipeline": pipeline_tables}
+          "bench_indicators": indicator_tables, "bench_pipeline": pipeline_tables, "bench_spill": spill_tables}
 
 
 def main(paths):
